@@ -1,0 +1,26 @@
+import { z } from 'zod';
+
+/** What a dead letter keeps (ARCHITECTURE.md "Dead letters"). No PHI outside `payload`. */
+export const DeadLetterV1 = z.object({
+  originalSubject: z.string(),
+  originalStream: z.string(),
+  originalSequence: z.number().int().nonnegative(),
+  headers: z.record(z.string(), z.string()),
+  /** The original body, base64, byte for byte. */
+  payloadBase64: z.string(),
+  error: z.object({
+    class: z.enum(['transient', 'permanent', 'unknown']),
+    code: z.string(),
+    message: z.string(),
+  }),
+  attempts: z.array(z.object({ at: z.string(), deliveryCount: z.number().int() })),
+  consumer: z.string(),
+  service: z.string(),
+  serviceVersion: z.string(),
+  traceId: z.string().optional(),
+  patientKey: z.string().optional(),
+  messageId: z.string().optional(),
+  idempotencyKey: z.string().optional(),
+  deadLetteredAt: z.string(),
+});
+export type DeadLetterV1 = z.infer<typeof DeadLetterV1>;
