@@ -1,0 +1,4 @@
+export { loadConfig, csv } from './load-config.js';
+export type { ConfigErrorCode } from './load-config.js';
+export { COMMON_ENV, DATABASE_ENV, mapCommon } from './common.js';
+export type { CommonConfig } from './common.js';

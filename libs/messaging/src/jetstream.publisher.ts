@@ -1,0 +1,79 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
+
+import { HEADERS, type Envelope, type Naming } from '@lifeline/contracts';
+import { ATTR, METRICS, MESSAGING_SYSTEM, SpanKind, extractTraceContext, inSpan, injectTraceContext, type Context } from '@lifeline/observability';
+
+import { encodeEnvelope, toNatsHeaders } from './header-codec.js';
+
+export interface RawPublish {
+  /** Unprefixed subject. */
+  subject: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+  /** Nats-Msg-Id: the broker drops a second publish with this id inside its duplicate window. */
+  msgId: string;
+  /** Unprefixed stream name the subject must land in (guards against a mis-routed subject). */
+  expectStream?: string;
+  /** Parent trace context (e.g. stored in an outbox row); defaults to the active context. */
+  parent?: Context;
+  /** Stable subject template for span names (defaults to the subject). */
+  template?: string;
+}
+
+/**
+ * Publishes to JetStream and resolves with the PubAck (the durable-store confirmation). Each publish is
+ * a `send` PRODUCER span; its context rides in the headers so the consumer's span is its child.
+ */
+export class JetStreamPublisher {
+  private readonly js: JetStreamClient;
+
+  constructor(
+    nc: NatsConnection,
+    private readonly naming: Naming,
+    private readonly timeoutMs = 5_000,
+  ) {
+    this.js = jetstream(nc, { timeout: timeoutMs });
+  }
+
+  async publishRaw(msg: RawPublish): Promise<PubAck> {
+    const subject = this.naming.subject(msg.subject);
+    const parent = msg.parent ?? extractTraceContext(msg.headers);
+    return inSpan(
+      {
+        name: `send ${msg.template ?? msg.subject}`,
+        kind: SpanKind.PRODUCER,
+        parent,
+        attributes: {
+          [ATTR.messagingSystem]: MESSAGING_SYSTEM,
+          [ATTR.messagingOperationType]: 'send',
+          [ATTR.messagingDestinationName]: msg.subject,
+          [ATTR.messagingMessageId]: msg.msgId,
+        },
+      },
+      async (span) => {
+        const headers = { ...msg.headers };
+        delete headers.traceparent;
+        delete headers.tracestate;
+        injectTraceContext(headers);
+        const ack = await this.js.publish(subject, msg.body, {
+          msgID: msg.msgId,
+          headers: toNatsHeaders(headers),
+          expect: msg.expectStream ? { streamName: this.naming.stream(msg.expectStream) } : undefined,
+          timeout: this.timeoutMs,
+        });
+        span.setAttribute(ATTR.natsSequence, ack.seq);
+        span.setAttribute(ATTR.duplicate, ack.duplicate);
+        METRICS.published.labels(ack.stream, String(ack.duplicate)).inc();
+        return ack;
+      },
+    );
+  }
+
+  /** Publishes an envelope on its type's subject with Nats-Msg-Id = envelope id. */
+  async publishEnvelope(env: Envelope<unknown>, opts: { subject?: string; expectStream?: string } = {}): Promise<PubAck> {
+    const { headers, body } = encodeEnvelope(env);
+    headers[HEADERS.msgId] = env.id;
+    return this.publishRaw({ subject: opts.subject ?? env.type, headers, body, msgId: env.id, expectStream: opts.expectStream });
+  }
+}

@@ -1,0 +1,10 @@
+export { ATTR, MESSAGING_SYSTEM } from './attributes.js';
+export { injectTraceContext, extractTraceContext, currentTraceId } from './trace-context.js';
+export type { HeaderSource } from './trace-context.js';
+export { tracer, inSpan, SpanKind, SpanStatusCode } from './tracing.js';
+export type { Span, Context, Link, Attributes } from './tracing.js';
+export { startTelemetry, stopTelemetry } from './telemetry.js';
+export type { TelemetryOptions } from './telemetry.js';
+export { createLogger, loggerOptions, REDACT_PATHS } from './logger.js';
+export type { Logger } from './logger.js';
+export { registry, METRICS, collectProcessMetrics } from './metrics.js';

@@ -1,0 +1,10 @@
+export { OutboxMessageEntity, InboxEntryEntity } from './outbox.entity.js';
+export { CreateOutboxInbox1764000000000 } from './outbox-inbox.migration.js';
+export { runInTransaction } from './transaction.util.js';
+export { addToOutbox, OUTBOX_CHANNEL } from './outbox.writer.js';
+export type { OutboxMessage } from './outbox.writer.js';
+export { claimInbox } from './inbox.util.js';
+export { OutboxRelay } from './outbox.relay.js';
+export type { OutboxRelayOptions } from './outbox.relay.js';
+export { outboxSignal } from './outbox-signal.util.js';
+export { createServiceDataSource, migrateUnderLock } from './database.util.js';

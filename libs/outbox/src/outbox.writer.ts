@@ -1,0 +1,39 @@
+import type { EntityManager } from 'typeorm';
+
+import { HEADERS, envelopeToHeaders, type Envelope } from '@lifeline/contracts';
+import { injectTraceContext } from '@lifeline/observability';
+
+export const OUTBOX_CHANNEL = 'lifeline_outbox';
+
+export interface OutboxMessage {
+  envelope: Envelope<unknown>;
+  /** Ordering key: messages of one aggregate are published in insertion order. */
+  aggregateId: string;
+  /** Unprefixed subject; defaults to the envelope type. */
+  subject?: string;
+  /** Unprefixed stream the subject must land in. */
+  expectStream?: string;
+}
+
+/**
+ * Adds messages to the outbox inside the caller's transaction. The row id is the envelope id and
+ * becomes Nats-Msg-Id, so a republish after a crash is dropped by the broker or the consumer inbox.
+ */
+export async function addToOutbox(manager: EntityManager, messages: OutboxMessage | OutboxMessage[]): Promise<void> {
+  const list = Array.isArray(messages) ? messages : [messages];
+  if (list.length === 0) return;
+  const values: unknown[] = [];
+  const rows = list.map((m, i) => {
+    // the writing transaction's trace context travels with the row to the relay
+    const headers = injectTraceContext({ ...envelopeToHeaders(m.envelope), [HEADERS.msgId]: m.envelope.id });
+    values.push(m.envelope.id, m.aggregateId, m.subject ?? m.envelope.type, headers, JSON.stringify(m.envelope.data), m.expectStream ?? null);
+    const b = i * 6;
+    return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}::jsonb, $${b + 6})`;
+  });
+  await manager.query(
+    `INSERT INTO outbox (id, aggregate_id, subject, headers, payload, expect_stream) VALUES ${rows.join(', ')}`,
+    values,
+  );
+  // A hint for relays in other processes; identical notifications in one transaction collapse into one.
+  await manager.query(`SELECT pg_notify($1, '')`, [OUTBOX_CHANNEL]);
+}

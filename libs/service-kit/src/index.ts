@@ -1,0 +1,9 @@
+export { ServiceCoreModule, SERVICE_LOGGER } from './service-core.module.js';
+export type { ServiceCoreOptions, DatabaseDefinition } from './service-core.module.js';
+export { bootstrapService } from './bootstrap.js';
+export type { BootstrapOptions } from './bootstrap.js';
+export { AppErrorHttpFilter } from './app-error.filter.js';
+export type { StatusTable } from './app-error.filter.js';
+export { HealthController } from './health.controller.js';
+export { MetricsController } from './metrics.controller.js';
+export { runServiceMigrations } from './migrate.util.js';

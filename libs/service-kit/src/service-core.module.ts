@@ -1,0 +1,85 @@
+import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import { DataSource } from 'typeorm';
+
+import type { ServiceName } from '@lifeline/contracts';
+import { JetStreamPublisher, MessagingModule } from '@lifeline/messaging';
+import type { Logger } from '@lifeline/observability';
+import { OutboxRelay, createServiceDataSource } from '@lifeline/outbox';
+
+import { HealthController } from './health.controller.js';
+import { MetricsController } from './metrics.controller.js';
+
+export const SERVICE_LOGGER = Symbol('SERVICE_LOGGER');
+
+export interface DatabaseDefinition {
+  url: string;
+  poolSize?: number;
+  entities?: Array<new (...args: never[]) => unknown>;
+  migrations?: Array<new () => unknown>;
+}
+
+export interface ServiceCoreOptions {
+  service: ServiceName;
+  version: string;
+  natsUrl: string;
+  natsPrefix: string;
+  logger: Logger;
+  database?: DatabaseDefinition;
+  relay?: { pollIntervalMs?: number; maxInFlight?: number };
+}
+
+/** Closes the DataSource last, after the transport's in-flight handlers have committed. */
+class DataSourceLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(DataSource) private readonly ds: DataSource) {}
+  async onApplicationShutdown(): Promise<void> {
+    if (this.ds.isInitialized) await this.ds.destroy();
+  }
+}
+
+/**
+ * What every Lifeline service stands on: pino logging, the NATS connection with the JetStream
+ * transport and publisher, its own PostgreSQL DataSource with the outbox relay, health and metrics.
+ */
+@Module({})
+export class ServiceCoreModule {
+  static forRoot(options: ServiceCoreOptions): DynamicModule {
+    const providers: DynamicModule['providers'] = [{ provide: SERVICE_LOGGER, useValue: options.logger }];
+    const exports: DynamicModule['exports'] = [SERVICE_LOGGER];
+    const db = options.database;
+    if (db) {
+      providers.push(
+        {
+          provide: DataSource,
+          useFactory: async () =>
+            createServiceDataSource({ service: options.service, url: db.url, poolSize: db.poolSize, entities: db.entities, migrations: db.migrations }).initialize(),
+        },
+        DataSourceLifecycle,
+        {
+          provide: OutboxRelay,
+          inject: [JetStreamPublisher],
+          useFactory: (publisher: JetStreamPublisher) =>
+            new OutboxRelay({ databaseUrl: db.url, publisher, logger: options.logger, ...options.relay }),
+        },
+      );
+      exports.push(DataSource, OutboxRelay);
+    }
+    return {
+      module: ServiceCoreModule,
+      global: true,
+      imports: [
+        LoggerModule.forRoot({ pinoHttp: { logger: options.logger, autoLogging: false, quietReqLogger: true } }),
+        MessagingModule.forRoot({
+          service: options.service,
+          serviceVersion: options.version,
+          natsUrl: options.natsUrl,
+          prefix: options.natsPrefix,
+          logger: options.logger,
+        }),
+      ],
+      controllers: [HealthController, MetricsController],
+      providers,
+      exports,
+    };
+  }
+}
