@@ -101,7 +101,8 @@ export class PassThroughRpcExceptionFilter implements RpcExceptionFilter<unknown
 /** Attaches the JetStream transport to an HTTP app (health and metrics stay on HTTP). */
 export async function connectJetStream(app: INestApplication): Promise<JetStreamServer> {
   const server = app.get(JetStreamServer);
-  const ms = app.connectMicroservice<MicroserviceOptions>({ strategy: server }, { inheritAppConfig: false });
+  // deferInitialization: filters can only be registered before the microservice initializes
+  const ms = app.connectMicroservice<MicroserviceOptions>({ strategy: server }, { inheritAppConfig: false, deferInitialization: true });
   ms.useGlobalFilters(new PassThroughRpcExceptionFilter());
   await app.startAllMicroservices();
   return server;

@@ -1,6 +1,7 @@
 import { Catch, HttpException, HttpStatus, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Response } from 'express';
+import { throwError, type Observable } from 'rxjs';
 
 import { isAppError } from '@lifeline/errors';
 import type { Logger } from '@lifeline/observability';
@@ -20,7 +21,9 @@ export class AppErrorHttpFilter implements ExceptionFilter {
     private readonly logger: Logger,
   ) {}
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
+    // In a JetStream handler the transport maps the original error to ack/nak/dead-letter itself.
+    if (host.getType() === 'rpc') return throwError(() => exception);
     const res = host.switchToHttp().getResponse<Response>();
     if (isAppError(exception)) {
       const status = this.table[exception.code] ?? (exception.retryable ? HttpStatus.SERVICE_UNAVAILABLE : HttpStatus.UNPROCESSABLE_ENTITY);

@@ -4,9 +4,9 @@ import { Logger as PinoNestLogger } from 'nestjs-pino';
 
 import { connectJetStream } from '@lifeline/messaging';
 import { collectProcessMetrics, stopTelemetry, type Logger } from '@lifeline/observability';
-import { OutboxRelay } from '@lifeline/outbox';
 
 import { AppErrorHttpFilter, type StatusTable } from './app-error.filter.js';
+import { SERVICE_RUNTIME, type ServiceRuntime } from './service-core.module.js';
 
 export interface BootstrapOptions {
   service: string;
@@ -27,12 +27,12 @@ export interface BootstrapOptions {
 export async function bootstrapService(options: BootstrapOptions): Promise<INestApplication> {
   const { logger } = options;
   collectProcessMetrics(options.service);
-  const app = await NestFactory.create(options.module, { bufferLogs: true });
+  const app = await NestFactory.create(options.module, { bufferLogs: true, abortOnError: false });
   app.useLogger(app.get(PinoNestLogger));
   app.useGlobalFilters(new AppErrorHttpFilter(options.statusTable ?? {}, logger));
   app.enableShutdownHooks([]);
 
-  const relay = tryGet(app, OutboxRelay);
+  const { relay } = app.get<ServiceRuntime>(SERVICE_RUNTIME);
   await relay?.start();
   const server = options.consumes ? await connectJetStream(app) : undefined;
   await app.listen(options.http.port, options.http.host);
@@ -61,12 +61,3 @@ export async function bootstrapService(options: BootstrapOptions): Promise<INest
   logger.info({ http: `http://${options.http.host}:${options.http.port}` }, 'service started');
   return app;
 }
-
-function tryGet<T>(app: INestApplication, token: Type<T>): T | undefined {
-  try {
-    return app.get(token, { strict: false });
-  } catch {
-    return undefined;
-  }
-}
-

@@ -1,5 +1,5 @@
-export { ServiceCoreModule, SERVICE_LOGGER } from './service-core.module.js';
-export type { ServiceCoreOptions, DatabaseDefinition } from './service-core.module.js';
+export { ServiceCoreModule, SERVICE_LOGGER, SERVICE_RUNTIME } from './service-core.module.js';
+export type { ServiceCoreOptions, DatabaseDefinition, ServiceRuntime } from './service-core.module.js';
 export { bootstrapService } from './bootstrap.js';
 export type { BootstrapOptions } from './bootstrap.js';
 export { AppErrorHttpFilter } from './app-error.filter.js';

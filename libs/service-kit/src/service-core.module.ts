@@ -11,6 +11,11 @@ import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
 
 export const SERVICE_LOGGER = Symbol('SERVICE_LOGGER');
+/** What bootstrap needs to start and stop: the relay, when the service has a database. */
+export const SERVICE_RUNTIME = Symbol('SERVICE_RUNTIME');
+export interface ServiceRuntime {
+  relay?: OutboxRelay;
+}
 
 export interface DatabaseDefinition {
   url: string;
@@ -44,8 +49,15 @@ class DataSourceLifecycle implements OnApplicationShutdown {
 @Module({})
 export class ServiceCoreModule {
   static forRoot(options: ServiceCoreOptions): DynamicModule {
-    const providers: DynamicModule['providers'] = [{ provide: SERVICE_LOGGER, useValue: options.logger }];
-    const exports: DynamicModule['exports'] = [SERVICE_LOGGER];
+    const providers: DynamicModule['providers'] = [
+      { provide: SERVICE_LOGGER, useValue: options.logger },
+      {
+        provide: SERVICE_RUNTIME,
+        inject: [{ token: OutboxRelay, optional: true }],
+        useFactory: (relay?: OutboxRelay): ServiceRuntime => ({ relay }),
+      },
+    ];
+    const exports: DynamicModule['exports'] = [SERVICE_LOGGER, SERVICE_RUNTIME];
     const db = options.database;
     if (db) {
       providers.push(
