@@ -1,20 +1,23 @@
 #!/usr/bin/env node
 // Compiles every project's src/ to dist/ with swc (decorator metadata for Nest DI). Type checking is a
 // separate step (`npm run typecheck`): swc is ~10x faster than tsc emit on two cores (STACK.md §8).
-import { readdirSync, statSync, mkdirSync, writeFileSync, rmSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, mkdirSync, writeFileSync, rmSync, existsSync, copyFileSync } from 'node:fs';
 import { join, dirname, relative } from 'node:path';
 import { transformFile } from '@swc/core';
 
 const root = new URL('..', import.meta.url).pathname;
 const only = process.argv.slice(2);
 
-function* tsFiles(dir) {
+function* filesIn(dir, keep) {
   for (const entry of readdirSync(dir)) {
     const p = join(dir, entry);
-    if (statSync(p).isDirectory()) yield* tsFiles(p);
-    else if (p.endsWith('.ts') && !p.endsWith('.spec.ts') && !p.endsWith('.d.ts')) yield p;
+    if (statSync(p).isDirectory()) yield* filesIn(p, keep);
+    else if (keep(p)) yield p;
   }
 }
+const isSource = (p) => p.endsWith('.ts') && !p.endsWith('.spec.ts') && !p.endsWith('.d.ts');
+// plain-JS modules (and their type stubs) ship as they are
+const isAsset = (p) => (p.endsWith('.mjs') || p.endsWith('.d.mts')) && !p.includes('.spec.');
 
 const projects = ['libs', 'services'].flatMap((group) =>
   existsSync(join(root, group))
@@ -28,7 +31,7 @@ for (const project of projects) {
   const out = join(project, 'dist');
   rmSync(out, { recursive: true, force: true });
   const jobs = [];
-  for (const file of tsFiles(src)) {
+  for (const file of filesIn(src, isSource)) {
     const target = join(out, relative(src, file)).replace(/\.ts$/, '.js');
     jobs.push(
       transformFile(file, {
@@ -43,7 +46,11 @@ for (const project of projects) {
       }),
     );
   }
-  // copy plain .mjs/.sql assets if any project ships them
+  for (const file of filesIn(src, isAsset)) {
+    const target = join(out, relative(src, file));
+    mkdirSync(dirname(target), { recursive: true });
+    copyFileSync(file, target);
+  }
   await Promise.all(jobs);
 }
 console.log(`built ${projects.length} projects, ${count} files`);

@@ -14,7 +14,6 @@ export function loadConfig<S extends z.ZodType, T>(params: {
   map: (env: z.infer<S>) => T;
   env?: Record<string, string | undefined>;
 }): T {
-  // eslint-disable-next-line n/no-process-env -- the one place that reads the process environment
   const env = params.env ?? process.env;
   const result = params.schema.safeParse(env);
   if (!result.success) {

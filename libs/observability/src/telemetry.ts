@@ -27,7 +27,6 @@ export interface TelemetryOptions {
  */
 export function startTelemetry(options: TelemetryOptions): void {
   if (sdk) return;
-  // eslint-disable-next-line n/no-process-env -- bootstrap runs before config is loaded
   const env = options.env ?? process.env;
   register('@opentelemetry/instrumentation/hook.mjs', import.meta.url);
 

@@ -1,0 +1,127 @@
+import { createHash, randomUUID } from 'node:crypto';
+
+import { Inject, Injectable } from '@nestjs/common';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { Counter, Histogram } from 'prom-client';
+
+import { HEADERS, SUBJECTS } from '@lifeline/contracts';
+import { isAppError } from '@lifeline/errors';
+import { acceptCode, ackModeFor, buildAck, parseMsh, type AckCode, type AckError, type Hl7Msh, type MllpInboundMessage } from '@lifeline/hl7';
+import { CONTENT_TYPE_HEADER, HL7V2_CONTENT_TYPE, JetStreamPublisher } from '@lifeline/messaging';
+import { ATTR, SpanKind, inSpan, registry, type Logger } from '@lifeline/observability';
+import { SERVICE_LOGGER } from '@lifeline/service-kit';
+
+import { INGEST_GATEWAY_CONFIG, type IngestGatewayConfig } from '../config/ingest-gateway.config.js';
+
+const messages = new Counter({
+  name: 'mllp_messages_total',
+  help: 'HL7 v2 messages received over MLLP, by ACK code',
+  labelNames: ['ack_code'] as const,
+  registers: [registry],
+});
+const ackLatency = new Histogram({
+  name: 'mllp_ack_latency_seconds',
+  help: 'Time from a complete frame to its ACK (includes the INGEST PubAck)',
+  labelNames: ['ack_code'] as const,
+  buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 5],
+  registers: [registry],
+});
+
+// Processing ids of MSH-11 we accept: production, training, debugging.
+const PROCESSING_IDS = new Set(['P', 'T', 'D']);
+
+/**
+ * One MLLP frame in, one ACK out. The raw message is published to INGEST (Nats-Msg-Id = sending
+ * facility + MSH-10) and only a PubAck turns into AA/CA; a store failure answers AE/CE so the sender
+ * retries, an unreadable header answers AR/CR with an ERR segment. Never throws.
+ */
+@Injectable()
+export class MllpIngestService {
+  constructor(
+    private readonly publisher: JetStreamPublisher,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+    @Inject(INGEST_GATEWAY_CONFIG) private readonly config: IngestGatewayConfig,
+  ) {}
+
+  async handle(msg: MllpInboundMessage): Promise<string> {
+    const started = process.hrtime.bigint();
+    // Each inbound message starts its own trace: one trace per clinical event.
+    const ack = await inSpan({ name: 'receive mllp', kind: SpanKind.SERVER, parent: ROOT_CONTEXT, attributes: { 'network.transport': 'tcp' } }, async (span) => {
+      const result = await this.process(msg);
+      span.setAttribute(ATTR.hl7AckCode, result.code);
+      if (result.msh) {
+        span.setAttribute(ATTR.hl7ControlId, result.msh.controlId);
+        span.setAttribute(ATTR.hl7MessageType, result.msh.messageType);
+      }
+      return result;
+    });
+    messages.labels(ack.code).inc();
+    ackLatency.labels(ack.code).observe(Number(process.hrtime.bigint() - started) / 1e9);
+    return ack.payload;
+  }
+
+  private async process(msg: MllpInboundMessage): Promise<{ code: AckCode; payload: string; msh: Hl7Msh | null }> {
+    let msh: Hl7Msh;
+    try {
+      msh = parseMsh(msg.payload);
+    } catch (err) {
+      const field = isAppError(err) ? String(err.details.field ?? 'MSH') : 'MSH';
+      this.logger.warn({ connection: msg.connectionId, bytes: msg.payload.length, field }, 'MLLP frame rejected: unreadable MSH');
+      return this.answer(null, 'rejected', { hl7ErrorCode: field === 'MSH-12' ? '203' : '101', severity: 'E', location: mshLocation(field), diagnostic: `unreadable header (${field})` });
+    }
+    const processingId = msh.processingId.split('^')[0] ?? '';
+    if (!PROCESSING_IDS.has(processingId)) {
+      this.logger.warn({ controlId: msh.controlId, processingId }, 'MLLP frame rejected: unsupported processing id');
+      return this.answer(msh, 'rejected', { hl7ErrorCode: '202', severity: 'E', location: 'MSH^1^11', diagnostic: 'unsupported processing id' });
+    }
+    const sha256 = createHash('sha256').update(msg.payload).digest('hex');
+    const id = randomUUID();
+    const headers: Record<string, string> = {
+      [HEADERS.id]: id,
+      [HEADERS.type]: SUBJECTS.ingest.hl7v2,
+      [HEADERS.source]: `mllp://${msh.sendingApplication}/${msh.sendingFacility}`,
+      [HEADERS.time]: new Date().toISOString(),
+      [HEADERS.specversion]: '1.0',
+      [HEADERS.correlationId]: id,
+      [HEADERS.idempotencyKey]: `hl7v2|${msh.sendingApplication}|${msh.sendingFacility}|${msh.controlId}`,
+      [CONTENT_TYPE_HEADER]: HL7V2_CONTENT_TYPE,
+      'lifeline-hl7-message-type': msh.messageType,
+      'lifeline-hl7-control-id': msh.controlId,
+      'lifeline-hl7-sending-application': msh.sendingApplication,
+      'lifeline-hl7-sending-facility': msh.sendingFacility,
+      'lifeline-hl7-sha256': sha256,
+      'lifeline-remote-address': msg.remoteAddress,
+    };
+    try {
+      const ack = await this.publisher.publishRaw({
+        subject: SUBJECTS.ingest.hl7v2,
+        headers,
+        body: msg.payload,
+        msgId: `${msh.sendingFacility}|${msh.controlId}`,
+        expectStream: 'INGEST',
+        template: SUBJECTS.ingest.hl7v2,
+      });
+      this.logger.info({ controlId: msh.controlId, type: msh.messageType, seq: ack.seq, duplicate: ack.duplicate, sha256 }, 'HL7 message stored');
+      return this.answer(msh, 'accepted');
+    } catch (err) {
+      // Not durably stored: AE/CE tells the sender to retry; nothing was acknowledged.
+      this.logger.error({ controlId: msh.controlId, err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'INGEST publish failed');
+      return this.answer(msh, 'store-unavailable', { hl7ErrorCode: '207', severity: 'E', diagnostic: 'message store unavailable, retry later' });
+    }
+  }
+
+  private answer(msh: Hl7Msh | null, outcome: 'accepted' | 'store-unavailable' | 'rejected', error?: AckError): { code: AckCode; payload: string; msh: Hl7Msh | null } {
+    const code = acceptCode(ackModeFor(msh), outcome);
+    const payload = buildAck({ msh, code, controlId: randomUUID().replace(/-/g, '').slice(0, 20), error, now: new Date() });
+    return { code, payload, msh };
+  }
+
+  get maxFrameBytes(): number {
+    return this.config.mllp.maxFrameBytes;
+  }
+}
+
+function mshLocation(field: string): string {
+  const n = /^MSH-(\d+)$/.exec(field)?.[1];
+  return n ? `MSH^1^${n}` : 'MSH^1';
+}

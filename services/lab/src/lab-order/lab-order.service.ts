@@ -1,0 +1,264 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+
+import {
+  SUBJECTS,
+  causedBy,
+  idempotencyKey,
+  type Envelope,
+  type LabAcceptOrderV1,
+  type LabCancelOrderV1,
+  type LabOrderAcceptedV1,
+  type LabOrderCancelledV1,
+  type LabOrderRejectedV1,
+} from '@lifeline/contracts';
+import type { Logger } from '@lifeline/observability';
+import {
+  addToOutbox,
+  claimInbox,
+  runInTransaction,
+  type OutboxMessage,
+} from '@lifeline/outbox';
+import { SERVICE_LOGGER } from '@lifeline/service-kit';
+
+import { LisClient, type LisPlacement } from '../lis/lis.client.js';
+import { labOrderError } from './lab-order.errors.js';
+import {
+  LabOrderRepository,
+  type LisOrderView,
+} from './lab-order.repository.js';
+
+/** What a lab command did; `duplicate` = this consumer had already applied it (nothing happened). */
+export type LabCommandOutcome =
+  'duplicate' | 'accepted' | 'rejected' | 'cancelled';
+
+type ReplyType =
+  | typeof SUBJECTS.clinical.labOrderAccepted
+  | typeof SUBJECTS.clinical.labOrderRejected
+  | typeof SUBJECTS.clinical.labOrderCancelled;
+
+/**
+ * Lab commands with an external side effect at the LIS (RELIABILITY O7): check the inbox, call the
+ * LIS with the command id as Idempotency-Key, then commit inbox claim, lis_orders row and reply
+ * together. A crash between the call and the commit repeats the call; the LIS replays its answer.
+ */
+@Injectable()
+export class LabOrderService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly lis: LisClient,
+    private readonly repository: LabOrderRepository,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async handleAcceptOrder(
+    env: Envelope<LabAcceptOrderV1>,
+    consumer: string,
+  ): Promise<LabCommandOutcome> {
+    const cmd = env.data;
+    const reader = this.dataSource.manager;
+    if (await this.repository.isApplied(reader, consumer, env.idempotencyKey))
+      return 'duplicate';
+    // One LIS order per lab order, whatever the command id: a second accept gets the first answer.
+    const known = await this.repository.findByOrderId(reader, cmd.orderId);
+    const placement =
+      known === undefined
+        ? await this.lis.placeOrder({
+            idempotencyKey: cmd.commandId,
+            orderId: cmd.orderId,
+            placerOrderNumber: cmd.placerOrderNumber,
+            tests: cmd.tests,
+            priority: cmd.priority,
+          })
+        : placementOf(known);
+    const outcome = await runInTransaction(this.dataSource, async (manager) => {
+      if (!(await claimInbox(manager, consumer, env.idempotencyKey)))
+        return 'duplicate';
+      if (known === undefined)
+        await this.recordPlacement(manager, { cmd, placement });
+      await addToOutbox(manager, placementReply(env, placement));
+      return placement.kind;
+    });
+    if (outcome !== 'duplicate') {
+      this.logger.info(
+        {
+          orderId: cmd.orderId,
+          commandId: cmd.commandId,
+          outcome,
+          replayed: known !== undefined,
+        },
+        'lab order placement answered',
+      );
+    }
+    return outcome;
+  }
+
+  async handleCancelOrder(
+    env: Envelope<LabCancelOrderV1>,
+    consumer: string,
+  ): Promise<LabCommandOutcome> {
+    const cmd = env.data;
+    const reader = this.dataSource.manager;
+    if (await this.repository.isApplied(reader, consumer, env.idempotencyKey))
+      return 'duplicate';
+    const known = await this.repository.findByOrderId(reader, cmd.orderId);
+    // Only an accepted order is live at the LIS; never accepted, rejected or cancelled: nothing to call.
+    const live =
+      known?.status === 'accepted' && known.lisOrderId !== null
+        ? known.lisOrderId
+        : undefined;
+    if (live !== undefined)
+      await this.lis.cancelOrder({
+        idempotencyKey: cmd.commandId,
+        orderId: cmd.orderId,
+        lisOrderId: live,
+      });
+    const outcome = await runInTransaction(this.dataSource, async (manager) => {
+      if (!(await claimInbox(manager, consumer, env.idempotencyKey)))
+        return 'duplicate';
+      if (live !== undefined)
+        await this.repository.markCancelled(manager, {
+          orderId: cmd.orderId,
+          commandId: cmd.commandId,
+        });
+      if (known === undefined) await this.recordNeverAccepted(manager, env);
+      const data: LabOrderCancelledV1 = {
+        orderId: cmd.orderId,
+        sagaId: cmd.sagaId,
+        commandId: cmd.commandId,
+        lisOrderId: known?.lisOrderId ?? undefined,
+      };
+      await addToOutbox(
+        manager,
+        reply(env, { type: SUBJECTS.clinical.labOrderCancelled, data }),
+      );
+      return 'cancelled';
+    });
+    if (outcome !== 'duplicate') {
+      this.logger.info(
+        {
+          orderId: cmd.orderId,
+          commandId: cmd.commandId,
+          outcome,
+          calledLis: live !== undefined,
+        },
+        'lab order cancel answered',
+      );
+    }
+    return outcome;
+  }
+
+  async find(orderId: string): Promise<LisOrderView | undefined> {
+    return this.repository.findByOrderId(this.dataSource.manager, orderId);
+  }
+
+  private async recordPlacement(
+    manager: EntityManager,
+    params: { cmd: LabAcceptOrderV1; placement: LisPlacement },
+  ): Promise<void> {
+    const { cmd, placement } = params;
+    const lisOrderId =
+      placement.kind === 'accepted' ? placement.lisOrderId : null;
+    const inserted = await this.repository.insert(manager, {
+      orderId: cmd.orderId,
+      sagaId: cmd.sagaId,
+      commandId: cmd.commandId,
+      lisOrderId,
+      status: placement.kind,
+      reasonCode: placement.kind === 'rejected' ? placement.reasonCode : null,
+      priority: cmd.priority,
+    });
+    if (inserted) return;
+    // Another command for the same order committed first (only possible with two command ids).
+    const stored = await this.repository.findByOrderId(manager, cmd.orderId);
+    if (stored?.status !== placement.kind || stored.lisOrderId !== lisOrderId) {
+      throw labOrderError('LAB_ORDER_CONFLICT', {
+        orderId: cmd.orderId,
+        lisOrderId,
+        storedLisOrderId: stored?.lisOrderId ?? null,
+      });
+    }
+  }
+
+  /** Remembers that the order is closed at the lab, so a late accept cannot place it any more. */
+  private async recordNeverAccepted(
+    manager: EntityManager,
+    env: Envelope<LabCancelOrderV1>,
+  ): Promise<void> {
+    const { orderId, sagaId, commandId } = env.data;
+    const inserted = await this.repository.insert(manager, {
+      orderId,
+      sagaId,
+      commandId,
+      lisOrderId: null,
+      status: 'cancelled',
+      reasonCode: null,
+      priority: env.priority,
+    });
+    // An acceptance committed after our read: the order is live at the LIS now, so redo the cancel.
+    if (!inserted) throw labOrderError('LAB_ORDER_CHANGED', { orderId });
+  }
+}
+
+/** The answer already on record for this order; a cancelled order must not be placed again. */
+function placementOf(known: LisOrderView): LisPlacement {
+  switch (known.status) {
+    case 'accepted':
+      if (known.lisOrderId !== null)
+        return { kind: 'accepted', lisOrderId: known.lisOrderId };
+      throw labOrderError('LAB_ORDER_CONFLICT', { orderId: known.orderId });
+    case 'rejected':
+      return {
+        kind: 'rejected',
+        reasonCode: known.reasonCode ?? 'LIS_REJECTED',
+      };
+    case 'cancelled':
+      throw labOrderError('LAB_ORDER_CANCELLED', { orderId: known.orderId });
+  }
+}
+
+function placementReply(
+  env: Envelope<LabAcceptOrderV1>,
+  placement: LisPlacement,
+): OutboxMessage {
+  const { orderId, sagaId, commandId } = env.data;
+  if (placement.kind === 'accepted') {
+    const data: LabOrderAcceptedV1 = {
+      orderId,
+      sagaId,
+      commandId,
+      lisOrderId: placement.lisOrderId,
+    };
+    return reply(env, { type: SUBJECTS.clinical.labOrderAccepted, data });
+  }
+  const data: LabOrderRejectedV1 = {
+    orderId,
+    sagaId,
+    commandId,
+    reasonCode: placement.reasonCode,
+  };
+  return reply(env, { type: SUBJECTS.clinical.labOrderRejected, data });
+}
+
+/** A reply keyed by the command: a redelivered command yields the same idempotency key downstream. */
+function reply(
+  command: Envelope<{ orderId: string; commandId: string }>,
+  params: { type: ReplyType; data: object },
+): OutboxMessage {
+  const { type, data } = params;
+  const { orderId, commandId } = command.data;
+  return {
+    envelope: causedBy(command, {
+      type,
+      source: 'lifeline/lab',
+      data,
+      idempotencyKey: idempotencyKey({
+        sourceSystem: 'lab',
+        businessId: commandId,
+        type,
+      }),
+    }),
+    aggregateId: orderId,
+    expectStream: 'CLINICAL',
+  };
+}

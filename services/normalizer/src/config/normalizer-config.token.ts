@@ -1,0 +1,2 @@
+export const NORMALIZER_CONFIG = Symbol('NORMALIZER_CONFIG');
+export type { NormalizerConfig } from './normalizer.config.js';

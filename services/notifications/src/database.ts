@@ -1,0 +1,14 @@
+import type { DatabaseDefinition } from '@lifeline/service-kit';
+
+import type { NotificationsConfig } from './config/notifications.config.js';
+import { CreateDeliveries1764000000600 } from './migrations/1764000000600-deliveries.migration.js';
+
+export function notificationsDatabase(
+  config: NotificationsConfig,
+): DatabaseDefinition {
+  return {
+    url: config.db.url,
+    poolSize: config.db.poolSize,
+    migrations: [CreateDeliveries1764000000600],
+  };
+}

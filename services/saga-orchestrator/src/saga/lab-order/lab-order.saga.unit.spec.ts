@@ -1,0 +1,395 @@
+import { describe, expect, it } from '@jest/globals';
+
+import { isAppError } from '@lifeline/errors';
+import { validatePayload } from '@lifeline/contracts';
+
+import { isTerminal, SAGA_TYPE, transition } from './lab-order.saga.js';
+import type {
+  LabOrderSagaStatus,
+  SagaCommand,
+  SagaDeadline,
+  SagaIgnoreReason,
+  SagaInput,
+  SagaOutcomeEvent,
+  SagaState,
+  SagaTransition,
+} from './lab-order.saga.js';
+import { cmd, deadlines, input, NOW, out, plus } from './lab-order-saga-fixtures.util.js';
+
+// ---- given / when / then -------------------------------------------------------------------
+
+interface Expected {
+  status: LabOrderSagaStatus;
+  commands?: SagaCommand[];
+  events?: SagaOutcomeEvent[];
+  /** Omitted = the transition leaves the deadline alone. */
+  deadline?: SagaDeadline | null;
+  ignored?: SagaIgnoreReason;
+  state?: Partial<SagaState>;
+}
+
+// Every payload the saga emits must pass the contract, or the receiver will dead-letter it.
+function expectValidPayloads(t: SagaTransition): void {
+  for (const { subject, data } of [...t.commands, ...t.events]) {
+    const checked = validatePayload(subject, data);
+    expect(checked.ok ? [] : checked.issues).toEqual([]);
+  }
+}
+
+// Command ids are `cmd-1`, `cmd-2`, ... in the order the saga asks for them, over given + when.
+function given(...history: SagaInput[]) {
+  let counter = 0;
+  const ctx = { now: NOW, newId: () => `cmd-${++counter}`, deadlines };
+  const state = history.reduce<SagaState | null>((s, i) => {
+    const t = transition(s, i, ctx);
+    expectValidPayloads(t);
+    return t.state;
+  }, null);
+  return {
+    when(next: SagaInput) {
+      const run = (): SagaTransition => transition(state, next, ctx);
+      return {
+        then(expected: Expected): void {
+          const t = run();
+          expectValidPayloads(t);
+          expect(t.state.status).toBe(expected.status);
+          expect({ commands: t.commands, events: t.events, deadline: t.deadline, ignored: t.ignored }).toEqual({
+            commands: expected.commands ?? [],
+            events: expected.events ?? [],
+            deadline: expected.deadline,
+            ignored: expected.ignored,
+          });
+          if (expected.state !== undefined) expect(t.state).toMatchObject(expected.state);
+        },
+        /** Nothing emitted and the state is exactly as it was. */
+        thenIgnored(reason: SagaIgnoreReason): void {
+          const t = run();
+          expect(t).toEqual({ state, commands: [], events: [], ignored: reason });
+        },
+        thenThrows(code: string, retryable: boolean): void {
+          let thrown: unknown;
+          try {
+            run();
+          } catch (err) {
+            thrown = err;
+          }
+          expect(isAppError(thrown, code)).toBe(true);
+          expect(isAppError(thrown) && thrown.retryable).toBe(retryable);
+        },
+      };
+    },
+  };
+}
+
+const { placed, cancel, accepted, labRejected, result, delivered, labCancelled, deadlineExpired } = input;
+const completedFlow = [placed(), accepted('cmd-1'), result(), delivered('cmd-2')];
+
+// ---- specs ---------------------------------------------------------------------------------
+
+describe(`${SAGA_TYPE} saga`, () => {
+  describe('happy path', () => {
+    it('starts on OrderPlaced by asking the lab to accept', () => {
+      given().when(placed()).then({
+        status: 'awaiting-lab-acceptance',
+        commands: [cmd.accept('cmd-1')],
+        state: { sagaId: 'ord-1', awaiting: { commandId: 'cmd-1', kind: 'accept-order' }, compensations: [] },
+      });
+    });
+
+    it('on acceptance pushes the lab cancel as compensation and sets the routine result deadline', () => {
+      given(placed()).when(accepted('cmd-1')).then({
+        status: 'awaiting-result',
+        deadline: { at: plus(deadlines.routineResultMs), kind: 'result-due' },
+        state: { lisOrderId: 'LIS-1', compensations: [{ kind: 'cancel-at-lab', lisOrderId: 'LIS-1' }] },
+      });
+    });
+
+    it('on a result clears the deadline and notifies the clinician', () => {
+      given(placed(), accepted('cmd-1')).when(result()).then({
+        status: 'awaiting-notification',
+        commands: [cmd.notify({ commandId: 'cmd-2', kind: 'result-available', resultId: 'res-1' })],
+        deadline: null,
+        state: { awaiting: { commandId: 'cmd-2', kind: 'notify-result' } },
+      });
+    });
+
+    it('completes when that notification is delivered', () => {
+      given(placed(), accepted('cmd-1'), result()).when(delivered('cmd-2')).then({
+        status: 'completed',
+        events: [out.completed()],
+        deadline: null,
+      });
+    });
+  });
+
+  describe('priority', () => {
+    it('sends a stat order on the stat lane with the stat result deadline', () => {
+      given().when(placed('stat')).then({ status: 'awaiting-lab-acceptance', commands: [cmd.accept('cmd-1', 'stat')] });
+      given(placed('stat')).when(accepted('cmd-1')).then({
+        status: 'awaiting-result',
+        deadline: { at: plus(deadlines.statResultMs), kind: 'result-due' },
+      });
+    });
+
+    it('notifies a critical result as critical-result on the stat lane, even for a routine order', () => {
+      given(placed(), accepted('cmd-1')).when(result({ critical: true })).then({
+        status: 'awaiting-notification',
+        commands: [cmd.notify({ commandId: 'cmd-2', kind: 'critical-result', resultId: 'res-1', critical: true, priority: 'stat' })],
+        deadline: null,
+      });
+    });
+
+    it('notifies a normal result of a stat order on the stat lane', () => {
+      given(placed('stat'), accepted('cmd-1')).when(result()).then({
+        status: 'awaiting-notification',
+        commands: [cmd.notify({ commandId: 'cmd-2', kind: 'result-available', resultId: 'res-1', priority: 'stat' })],
+        deadline: null,
+      });
+    });
+  });
+
+  describe('cancel', () => {
+    it('before the placement: remembers a cancelled saga without commands', () => {
+      given().when(cancel()).then({ status: 'cancelled', state: { placed: false, cancelRequested: true } });
+    });
+
+    it('before the placement: the late placement is not started but closed as cancelled', () => {
+      given(cancel()).when(placed()).then({
+        status: 'cancelled',
+        events: [out.cancelled([])],
+        ignored: 'cancelled-before-placed',
+        state: { placed: true, tests: [{ code: '2345-7', text: 'Glucose', system: 'LN' }] },
+      });
+      given(cancel(), placed()).when(placed()).thenIgnored('duplicate');
+    });
+
+    it('while awaiting acceptance: only marks the cancel as pending', () => {
+      given(placed()).when(cancel()).then({ status: 'awaiting-lab-acceptance', state: { cancelRequested: true, cancelReason: 'CA' } });
+      given(placed(), cancel()).when(cancel()).thenIgnored('duplicate');
+    });
+
+    it('while awaiting acceptance: the late acceptance triggers the lab cancel', () => {
+      given(placed(), cancel()).when(accepted('cmd-1')).then({
+        status: 'compensating',
+        commands: [cmd.cancel('cmd-2')],
+        deadline: null,
+        state: { awaiting: { commandId: 'cmd-2', kind: 'cancel-at-lab' } },
+      });
+      given(placed(), cancel(), accepted('cmd-1')).when(labCancelled('cmd-2')).then({
+        status: 'cancelled',
+        commands: [cmd.notify({ commandId: 'cmd-3', kind: 'order-cancelled' })],
+        events: [out.cancelled(['cancel-at-lab'])],
+        deadline: null,
+        state: { compensations: [], compensated: ['cancel-at-lab'] },
+      });
+    });
+
+    it('while awaiting acceptance: a lab rejection ends cancelled with nothing to compensate', () => {
+      given(placed(), cancel()).when(labRejected('cmd-1')).then({
+        status: 'cancelled',
+        commands: [cmd.notify({ commandId: 'cmd-2', kind: 'order-cancelled' })],
+        events: [out.cancelled([])],
+        deadline: null,
+      });
+    });
+
+    it('while awaiting the result: cancels at the lab, then ends cancelled', () => {
+      given(placed(), accepted('cmd-1')).when(cancel()).then({
+        status: 'compensating',
+        commands: [cmd.cancel('cmd-2')],
+        deadline: null,
+      });
+      given(placed(), accepted('cmd-1'), cancel()).when(labCancelled('cmd-2')).then({
+        status: 'cancelled',
+        commands: [cmd.notify({ commandId: 'cmd-3', kind: 'order-cancelled' })],
+        events: [out.cancelled(['cancel-at-lab'])],
+        deadline: null,
+      });
+    });
+
+    it('while awaiting the notification: cancels at the lab; the old delivery no longer completes', () => {
+      const flow = [placed(), accepted('cmd-1'), result()];
+      given(...flow).when(cancel()).then({ status: 'compensating', commands: [cmd.cancel('cmd-3')], deadline: null });
+      given(...flow, cancel()).when(delivered('cmd-2')).thenIgnored('stale-reply');
+      given(...flow, cancel()).when(labCancelled('cmd-3')).then({
+        status: 'cancelled',
+        commands: [cmd.notify({ commandId: 'cmd-4', kind: 'order-cancelled' })],
+        events: [out.cancelled(['cancel-at-lab'])],
+        deadline: null,
+      });
+    });
+
+    it('after completion is too late', () => {
+      given(...completedFlow).when(cancel()).thenIgnored('too-late');
+    });
+
+    it('ignores repeated cancels and stray lab-cancel replies', () => {
+      const compensating = [placed(), accepted('cmd-1'), cancel()];
+      given(...compensating).when(cancel()).thenIgnored('duplicate');
+      given(...compensating).when(labCancelled('cmd-x')).thenIgnored('stale-reply');
+      given(...compensating, labCancelled('cmd-2')).when(cancel()).thenIgnored('duplicate');
+      given(...compensating, labCancelled('cmd-2')).when(labCancelled('cmd-2')).thenIgnored('duplicate');
+      given(placed(), accepted('cmd-1')).when(labCancelled('cmd-1')).thenIgnored('unexpected-reply');
+    });
+  });
+
+  describe('rejection', () => {
+    it('ends rejected, publishes the outcome and tells the orderer', () => {
+      given(placed()).when(labRejected('cmd-1')).then({
+        status: 'rejected',
+        commands: [cmd.notify({ commandId: 'cmd-2', kind: 'order-rejected' })],
+        events: [out.rejected('AR')],
+        deadline: null,
+      });
+    });
+
+    it('acknowledges the rejection notice without changing anything, and ignores a later cancel', () => {
+      given(placed(), labRejected('cmd-1')).when(delivered('cmd-2', 'order-rejected')).thenIgnored('informational-notification');
+      given(placed(), labRejected('cmd-1')).when(cancel()).thenIgnored('already-rejected');
+    });
+  });
+
+  describe('result deadline', () => {
+    it('on expiry notifies overdue-result once and keeps waiting', () => {
+      given(placed(), accepted('cmd-1')).when(deadlineExpired()).then({
+        status: 'awaiting-result',
+        commands: [cmd.notify({ commandId: 'cmd-2', kind: 'overdue-result' })],
+        deadline: null,
+        state: { overdueNotified: true },
+      });
+      given(placed(), accepted('cmd-1'), deadlineExpired()).when(deadlineExpired()).thenIgnored('overdue-already-notified');
+    });
+
+    it('the overdue notice does not complete; the late result still does the normal path', () => {
+      const overdue = [placed(), accepted('cmd-1'), deadlineExpired()];
+      given(...overdue).when(delivered('cmd-2', 'overdue-result')).thenIgnored('informational-notification');
+      given(...overdue).when(result()).then({
+        status: 'awaiting-notification',
+        commands: [cmd.notify({ commandId: 'cmd-3', kind: 'result-available', resultId: 'res-1' })],
+        deadline: null,
+      });
+    });
+
+    it('a deadline that lost the race to the result is ignored', () => {
+      given(placed(), accepted('cmd-1'), result()).when(deadlineExpired()).thenIgnored('late-deadline');
+      given(...completedFlow).when(deadlineExpired()).thenIgnored('late-deadline');
+    });
+  });
+
+  describe('duplicates and stale replies', () => {
+    it('ignores a duplicate OrderPlaced', () => {
+      given(placed()).when(placed()).thenIgnored('duplicate');
+      given(...completedFlow).when(placed()).thenIgnored('duplicate');
+    });
+
+    it('ignores replies to commands it is not waiting for', () => {
+      given(placed()).when(accepted('cmd-x')).thenIgnored('stale-reply');
+      given(placed()).when(labRejected('cmd-x')).thenIgnored('stale-reply');
+      given(placed(), accepted('cmd-1')).when(accepted('cmd-1')).thenIgnored('stale-reply');
+      given(placed(), accepted('cmd-1'), result()).when(delivered('cmd-x')).thenIgnored('stale-reply');
+      given(...completedFlow).when(delivered('cmd-2')).thenIgnored('stale-reply');
+    });
+
+    it('matches a reply without commandId by the step it waits for', () => {
+      given(placed()).when(accepted(undefined)).then({
+        status: 'awaiting-result',
+        deadline: { at: plus(deadlines.routineResultMs), kind: 'result-due' },
+      });
+    });
+
+    it('ignores the same result twice', () => {
+      given(placed(), result()).when(result()).thenIgnored('duplicate');
+      given(placed(), accepted('cmd-1'), result()).when(result()).thenIgnored('duplicate');
+      given(...completedFlow).when(result()).thenIgnored('duplicate');
+    });
+
+    it('refuses inputs for a saga that has not started (retryable)', () => {
+      given().when(accepted('cmd-1')).thenThrows('SAGA_NOT_FOUND', true);
+      given().when(deadlineExpired()).thenThrows('SAGA_NOT_FOUND', true);
+    });
+  });
+
+  describe('results out of order and after completion', () => {
+    it('remembers a result that overtook the acceptance, then notifies on acceptance', () => {
+      given(placed()).when(result()).then({
+        status: 'awaiting-lab-acceptance',
+        state: { pendingResult: { resultId: 'res-1', critical: false } },
+      });
+      given(placed(), result()).when(accepted('cmd-1')).then({
+        status: 'awaiting-notification',
+        commands: [cmd.notify({ commandId: 'cmd-2', kind: 'result-available', resultId: 'res-1' })],
+        deadline: null,
+        state: { pendingResult: undefined, compensations: [{ kind: 'cancel-at-lab', lisOrderId: 'LIS-1' }] },
+      });
+    });
+
+    it('keeps an early critical flag when a newer result overtakes it', () => {
+      given(placed(), result({ critical: true })).when(accepted('cmd-1')).then({
+        status: 'awaiting-notification',
+        commands: [cmd.notify({ commandId: 'cmd-2', kind: 'critical-result', resultId: 'res-1', critical: true, priority: 'stat' })],
+        deadline: null,
+      });
+      given(placed(), result({ critical: true })).when(result({ resultId: 'res-2' })).then({
+        status: 'awaiting-lab-acceptance',
+        state: { pendingResult: { resultId: 'res-2', critical: true } },
+      });
+    });
+
+    it('still notifies an early critical result when the cancel wins', () => {
+      given(placed(), result({ critical: true }), cancel()).when(accepted('cmd-1')).then({
+        status: 'compensating',
+        commands: [
+          cmd.cancel('cmd-2'),
+          cmd.notify({ commandId: 'cmd-3', kind: 'critical-result', resultId: 'res-1', critical: true, priority: 'stat' }),
+        ],
+        deadline: null,
+      });
+    });
+
+    it('re-notifies an amended (corrected) result after completion and stays completed', () => {
+      given(...completedFlow).when(result({ resultStatus: 'C' })).then({
+        status: 'completed',
+        commands: [cmd.notify({ commandId: 'cmd-3', kind: 'result-available', resultId: 'res-1' })],
+      });
+      given(...completedFlow, result({ resultStatus: 'C' })).when(result({ resultStatus: 'C' })).thenIgnored('duplicate');
+    });
+
+    it('a newer result while a notification is out supersedes it', () => {
+      const notifying = [placed(), accepted('cmd-1'), result()];
+      given(...notifying).when(result({ resultId: 'res-2' })).then({
+        status: 'awaiting-notification',
+        commands: [cmd.notify({ commandId: 'cmd-3', kind: 'result-available', resultId: 'res-2' })],
+        deadline: null,
+      });
+      given(...notifying, result({ resultId: 'res-2' })).when(delivered('cmd-2')).thenIgnored('stale-reply');
+      given(...notifying, result({ resultId: 'res-2' })).when(delivered('cmd-3')).then({
+        status: 'completed',
+        events: [out.completed()],
+        deadline: null,
+      });
+    });
+
+    it('on a closed order notifies critical results only', () => {
+      const cancelled = [placed(), accepted('cmd-1'), cancel(), labCancelled('cmd-2')];
+      given(...cancelled).when(result({ critical: true })).then({
+        status: 'cancelled',
+        commands: [cmd.notify({ commandId: 'cmd-4', kind: 'critical-result', resultId: 'res-1', critical: true, priority: 'stat' })],
+      });
+      given(...cancelled).when(result()).then({ status: 'cancelled', ignored: 'order-closed' });
+    });
+  });
+});
+
+describe('isTerminal', () => {
+  it.each<[LabOrderSagaStatus, boolean]>([
+    ['awaiting-lab-acceptance', false],
+    ['awaiting-result', false],
+    ['awaiting-notification', false],
+    ['compensating', false],
+    ['completed', true],
+    ['cancelled', true],
+    ['rejected', true],
+  ])('%s → %s', (status, terminal) => {
+    expect(isTerminal(status)).toBe(terminal);
+  });
+});

@@ -1,0 +1,33 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+
+import { SagaInstanceRepository, type SagaHistoryRecord, type SagaSummary } from './saga-instance.repository.js';
+
+export interface SagaDetail {
+  saga: SagaSummary;
+  history: SagaHistoryRecord[];
+}
+
+/** Read side of the saga tables, for operators; the write side is each saga type's runner. */
+@Injectable()
+export class SagaService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly repository: SagaInstanceRepository,
+  ) {}
+
+  async get(sagaId: string): Promise<SagaDetail | undefined> {
+    const manager = this.dataSource.manager;
+    const saga = await this.repository.findSummary(manager, sagaId);
+    if (!saga) return undefined;
+    return { saga, history: await this.repository.history(manager, sagaId) };
+  }
+
+  async list(filter: { status?: string; orderId?: string; limit: number }): Promise<SagaSummary[]> {
+    return this.repository.list(this.dataSource.manager, filter);
+  }
+
+  async countByStatus(): Promise<Record<string, number>> {
+    return this.repository.countByStatus(this.dataSource.manager);
+  }
+}
