@@ -23,8 +23,8 @@ const HELP = `Lifeline local mesh
   ./mesh down [--purge]     stop services, then private servers; --purge also deletes .mesh/
   ./mesh status [--json]    infrastructure, services, health
   ./mesh logs <service|nats|postgres|provision> [-n 100] [--no-follow]
-  ./mesh test [typecheck|unit|int|e2e ...] [--bail] [--skip-install] [--skip-build]
-      typecheck and the unit, int and e2e tiers (the CI entry point, see .ci/run)
+  ./mesh test [typecheck|lint|unit|int|e2e ...] [--bail] [--skip-install] [--skip-build]
+      typecheck, lint and the unit, int and e2e tiers (the CI entry point, see .ci/run)
   ./mesh help
 `;
 
@@ -178,6 +178,7 @@ function logs(args) {
 
 const TIERS = {
   typecheck: ['npm', ['run', '-s', 'typecheck']],
+  lint: ['npm', ['run', '-s', 'lint']],
   unit: ['npm', ['run', '-s', 'test:unit']],
   int: ['npm', ['run', '-s', 'test:int']],
   e2e: ['npm', ['run', '-s', 'test:e2e']],
