@@ -29,8 +29,11 @@ export function ensureDependencies(root, log) {
     return;
   }
   if (existsSync(stamp) && statSync(stamp).mtimeMs >= statSync(lock).mtimeMs) return;
-  log(`dependencies: ${existsSync(stamp) ? 'package-lock.json changed' : 'node_modules missing'}, running npm ci`);
-  run('npm', ['ci'], { cwd: root });
+  log(`dependencies: ${existsSync(stamp) ? 'package-lock.json changed' : 'node_modules missing'}, installing`);
+  // npm ci refuses this lock when the registry mirror lacks other platforms' optional binaries (swc,
+  // nx); npm install then installs the same pinned versions from the lock.
+  const ci = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  if (ci.status !== 0) run('npm', ['install', '--no-audit', '--no-fund'], { cwd: root });
 }
 
 /** Makes sure the binaries we need exist: apt-get install as root, otherwise says what to install. */
