@@ -300,6 +300,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       }),
     ]);
     if (timer) clearTimeout(timer);
+    // ack() is fire-and-forget: flush so the server has every settlement before we report closed
+    if (!this.options.nc.isClosed()) await this.options.nc.flush().catch(() => undefined);
   }
 
   /** For health: whether every consumer loop is pulling. */
