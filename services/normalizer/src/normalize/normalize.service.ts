@@ -15,6 +15,8 @@ import { NormalizeRepository, type TransportRecord } from './normalize.repositor
 
 export type NormalizeErrorCode = 'HL7_UNPARSEABLE';
 
+const MAPPED_TYPES: ReadonlySet<string> = new Set(['ORM^O01', 'OML^O21', 'ORU^R01']);
+
 const outcomes = new Counter({
   name: 'normalizer_messages_total',
   help: 'Raw HL7 messages normalized, by outcome and message type',
@@ -60,7 +62,8 @@ export class NormalizeService {
       await this.refuse(transport, { outcome: 'unparseable', errorCode: 'HL7_UNPARSEABLE' });
       throw new AppError<NormalizeErrorCode>({ code: 'HL7_UNPARSEABLE', retryable: false, message: 'raw message does not parse as HL7 v2', cause: isAppError(cause) ? cause : undefined });
     }
-    const type = input.meta.messageType ?? 'unknown';
+    // label values must stay bounded: the wire's MSH-9 is not a label, the mapped family is
+    const type = MAPPED_TYPES.has(input.meta.messageType ?? '') ? (input.meta.messageType as string) : 'other';
     const segments = message.segments.map((s) => ({ name: s.name, fields: Array.from({ length: s.fieldCount }, (_, i) => s.raw(i + 1)) }));
     const outcome = mapHl7Message(message, { sourceMessageId: envelope.id, patientKeySecret: this.config.patientKeySecret });
     if (outcome.kind === 'refused') {
