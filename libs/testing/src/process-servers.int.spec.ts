@@ -2,7 +2,7 @@
 // over a raw socket so it does not depend on the client library or on probeNats.
 import { describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import pg from 'pg';
 
 import { startNatsServer } from './nats-server.mjs';
@@ -25,6 +25,24 @@ function readInfoLine(port: number): Promise<string> {
   });
 }
 
+/**
+ * A free port below the kernel's ephemeral range (32768+): after kill -9 the port is free again, and a
+ * concurrent test's freePort() (which asks the kernel for an ephemeral port) must not take it before
+ * the restart binds it.
+ */
+async function stablePort(): Promise<number> {
+  for (let i = 0; i < 50; i += 1) {
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 20000-29999');
+}
+
 function infoOf(line: string): { jetstream?: boolean; port?: number } {
   expect(line.startsWith('INFO ')).toBe(true);
   return JSON.parse(line.slice(5)) as { jetstream?: boolean; port?: number };
@@ -32,7 +50,7 @@ function infoOf(line: string): { jetstream?: boolean; port?: number } {
 
 describe('startNatsServer', () => {
   it('starts JetStream on a free port, survives kill -9 + restart on the same port, and cleans up', async () => {
-    const nats = await startNatsServer();
+    const nats = await startNatsServer({ port: await stablePort() });
     try {
       expect(nats.url).toBe(`nats://127.0.0.1:${nats.port}`);
       expect(infoOf(await readInfoLine(nats.port))).toMatchObject({ jetstream: true, port: nats.port });
@@ -52,7 +70,7 @@ describe('startNatsServer', () => {
 
 describe('startPostgres', () => {
   it('keeps a committed row across kill -9 and restart when durable', async () => {
-    const server = await startPostgres({ fast: false });
+    const server = await startPostgres({ fast: false, port: await stablePort() });
     const run = async (sql: string): Promise<unknown[]> => {
       const client = new pg.Client({ connectionString: server.url });
       client.on('error', () => undefined);
