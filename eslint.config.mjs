@@ -27,6 +27,7 @@ const boundaries = {
         { sourceTag: 'scope:saga-orchestrator', onlyDependOnLibsWithTags: ['scope:saga-orchestrator', 'scope:shared'] },
         { sourceTag: 'scope:lab', onlyDependOnLibsWithTags: ['scope:lab', 'scope:shared'] },
         { sourceTag: 'scope:notifications', onlyDependOnLibsWithTags: ['scope:notifications', 'scope:shared'] },
+        { sourceTag: 'scope:billing', onlyDependOnLibsWithTags: ['scope:billing', 'scope:shared'] },
         { sourceTag: 'scope:external-sim', onlyDependOnLibsWithTags: ['scope:external-sim', 'scope:shared'] },
       ],
     },

@@ -4,6 +4,7 @@ export type MeshServiceName =
   | 'external-sim'
   | 'lab'
   | 'notifications'
+  | 'billing'
   | 'orders'
   | 'saga-orchestrator'
   | 'normalizer'

@@ -19,6 +19,8 @@ export const MESH_SERVICES = [
   { name: 'saga-orchestrator', database: true },
   { name: 'normalizer', database: true },
   { name: 'ingest-gateway', database: false, mllp: true },
+  // Last, so the preferred ports of the services before it stay where they were.
+  { name: 'billing', database: true },
 ];
 
 const HOST = '127.0.0.1';
@@ -211,6 +213,7 @@ function serviceSpec(service, plan, databases, o) {
     ...(service.mllp ? { MLLP_PORT: String(plan.mllpPort) } : {}),
     ...(service.name === 'lab' && simPort !== undefined ? { LIS_BASE_URL: `http://${HOST}:${simPort}/lis` } : {}),
     ...(service.name === 'notifications' && simPort !== undefined ? { EHR_INBOX_BASE_URL: `http://${HOST}:${simPort}/ehr` } : {}),
+    ...(service.name === 'billing' && simPort !== undefined ? { BILLING_BASE_URL: `http://${HOST}:${simPort}/billing` } : {}),
     ...o.env,
   });
   return { name: service.name, root: o.root, env, port: plan.http[service.name], logFile: join(o.logsDir, `${service.name}.log`) };

@@ -30,6 +30,6 @@ describe('resolveServices', () => {
 
   it('keeps start order for an explicit list and rejects unknown names', () => {
     expect(resolveServices(root, ['ingest-gateway', 'lab']).map((s) => s.name)).toEqual(['lab', 'ingest-gateway']);
-    expect(() => resolveServices(root, ['billing'])).toThrow(/unknown service\(s\): billing/);
+    expect(() => resolveServices(root, ['no-such-service'])).toThrow(/unknown service\(s\): no-such-service/);
   });
 });

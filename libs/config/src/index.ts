@@ -2,3 +2,4 @@ export { loadConfig, csv } from './load-config.js';
 export type { ConfigErrorCode } from './load-config.js';
 export { COMMON_ENV, DATABASE_ENV, mapCommon } from './common.js';
 export type { CommonConfig } from './common.js';
+export { retryPoliciesEnv } from './retry-policies.env.js';

@@ -12,8 +12,20 @@ export const DeadLetterV1 = z.object({
     class: z.enum(['transient', 'permanent', 'unknown']),
     code: z.string(),
     message: z.string(),
+    /** Finer error kind (libs/errors ERROR_KINDS) and why it was dead-lettered; absent on older letters. */
+    kind: z.string().optional(),
+    reason: z.enum(['permanent', 'attempts-exhausted', 'escalate', 'max-deliveries']).optional(),
   }),
-  attempts: z.array(z.object({ at: z.string(), deliveryCount: z.number().int() })),
+  /** Every failed attempt with its time (kept across restarts in the ATTEMPTS KV bucket). */
+  attempts: z.array(
+    z.object({
+      at: z.string(),
+      deliveryCount: z.number().int(),
+      kind: z.string().optional(),
+      code: z.string().optional(),
+      delayMs: z.number().int().optional(),
+    }),
+  ),
   consumer: z.string(),
   service: z.string(),
   serviceVersion: z.string(),

@@ -16,3 +16,13 @@ export {
 export type { Envelope, NewEnvelope, Priority, HeaderReader } from './envelope.js';
 export * from './schemas.js';
 export { DeadLetterV1 } from './dead-letter.js';
+export {
+  STAT_LANE_TOKEN,
+  LANED_STREAMS,
+  STAT_LANE_CONCURRENCY,
+  isStatLane,
+  laneSubject,
+  routineSubject,
+  statLaneOf,
+  withPriorityLanes,
+} from './lanes.js';

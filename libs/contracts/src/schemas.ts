@@ -142,6 +142,33 @@ export const NotifyClinicianV1 = CommandBase.extend({
 });
 export type NotifyClinicianV1 = z.infer<typeof NotifyClinicianV1>;
 
+// Billing: one charge per order, created once the result is final and the clinician was told.
+export const BillingCreateChargeV1 = CommandBase.extend({
+  /** Keyed hash, for billing's own correlation; never the identifier itself. */
+  patientKey: z.string().min(8),
+  items: z.array(z.object({ code: z.string().min(1), quantity: z.number().int().min(1) })).min(1),
+});
+export type BillingCreateChargeV1 = z.infer<typeof BillingCreateChargeV1>;
+
+export const BillingVoidChargeV1 = CommandBase.extend({ chargeId: z.string().min(1), reason: z.string().optional() });
+export type BillingVoidChargeV1 = z.infer<typeof BillingVoidChargeV1>;
+
+export const BillingChargeCreatedV1 = SagaReply.extend({ chargeId: z.string().min(1) });
+export type BillingChargeCreatedV1 = z.infer<typeof BillingChargeCreatedV1>;
+export const BillingChargeVoidedV1 = SagaReply.extend({ chargeId: z.string().min(1) });
+export type BillingChargeVoidedV1 = z.infer<typeof BillingChargeVoidedV1>;
+/** The billing system refused (422) or stayed unavailable past the retry budget; `operation` says which call. */
+export const BillingChargeFailedV1 = SagaReply.extend({
+  operation: z.enum(['create', 'void']),
+  reasonCode: z.string().min(1),
+  chargeId: z.string().optional(),
+});
+export type BillingChargeFailedV1 = z.infer<typeof BillingChargeFailedV1>;
+
+/** The LIS refused the cancel or stayed unavailable past the retry budget: a failed compensation. */
+export const LabCancelFailedV1 = SagaReply.extend({ reasonCode: z.string().min(1) });
+export type LabCancelFailedV1 = z.infer<typeof LabCancelFailedV1>;
+
 /** Raw HL7 v2 transport record on INGEST: the body is the message bytes, these are its headers. */
 export const IngestHl7v2Meta = z.object({
   sendingApplication: z.string(),
@@ -171,6 +198,12 @@ export const SCHEMAS = {
   [SUBJECTS.commands.labAcceptOrder]: LabAcceptOrderV1,
   [SUBJECTS.commands.labCancelOrder]: LabCancelOrderV1,
   [SUBJECTS.commands.notifyClinician]: NotifyClinicianV1,
+  [SUBJECTS.commands.billingCreateCharge]: BillingCreateChargeV1,
+  [SUBJECTS.commands.billingVoidCharge]: BillingVoidChargeV1,
+  [SUBJECTS.clinical.billingChargeCreated]: BillingChargeCreatedV1,
+  [SUBJECTS.clinical.billingChargeVoided]: BillingChargeVoidedV1,
+  [SUBJECTS.clinical.billingChargeFailed]: BillingChargeFailedV1,
+  [SUBJECTS.clinical.labCancelFailed]: LabCancelFailedV1,
 } as const;
 
 export type SchemaType = keyof typeof SCHEMAS;

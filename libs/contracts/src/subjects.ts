@@ -18,11 +18,18 @@ export const SUBJECTS = {
     workflowLabOrderCompleted: 'clinical.workflow.lab-order-completed.v1',
     workflowLabOrderCancelled: 'clinical.workflow.lab-order-cancelled.v1',
     workflowLabOrderRejected: 'clinical.workflow.lab-order-rejected.v1',
+    labCancelFailed: 'clinical.lab.cancel-failed.v1',
+    billingChargeCreated: 'clinical.billing.charge-created.v1',
+    billingChargeVoided: 'clinical.billing.charge-voided.v1',
+    /** A permanent refusal by the billing system: the saga moves on instead of waiting. */
+    billingChargeFailed: 'clinical.billing.charge-failed.v1',
   },
   commands: {
     labAcceptOrder: 'cmd.lab.accept-order.v1',
     labCancelOrder: 'cmd.lab.cancel-order.v1',
     notifyClinician: 'cmd.notify.clinician.v1',
+    billingCreateCharge: 'cmd.billing.create-charge.v1',
+    billingVoidCharge: 'cmd.billing.void-charge.v1',
   },
   /** Dead letters: `dlq.<service>.<consumer>`. */
   dlq: (service: string, consumer: string): string => `dlq.${service}.${consumer}`,

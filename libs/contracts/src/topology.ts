@@ -33,7 +33,8 @@ export type ServiceName =
   | 'orders'
   | 'saga-orchestrator'
   | 'lab'
-  | 'notifications';
+  | 'notifications'
+  | 'billing';
 
 const DAY = 24 * 3_600_000;
 
@@ -85,9 +86,11 @@ export const CONSUMERS: readonly ConsumerSpec[] = [
   { ...defaults, durable: 'saga-order-cancel-requested', service: 'saga-orchestrator', stream: 'CLINICAL', filterSubject: SUBJECTS.clinical.orderCancelRequested },
   { ...defaults, durable: 'saga-lab-events', service: 'saga-orchestrator', stream: 'CLINICAL', filterSubject: 'clinical.lab.>' },
   { ...defaults, durable: 'saga-notification-events', service: 'saga-orchestrator', stream: 'CLINICAL', filterSubject: 'clinical.notification.>' },
+  { ...defaults, durable: 'saga-billing-events', service: 'saga-orchestrator', stream: 'CLINICAL', filterSubject: 'clinical.billing.>' },
   { ...defaults, durable: 'lab-commands', service: 'lab', stream: 'COMMANDS', filterSubject: 'cmd.lab.>' },
   { ...defaults, durable: 'lab-result-received', service: 'lab', stream: 'CLINICAL', filterSubject: SUBJECTS.clinical.resultReceived },
   { ...defaults, durable: 'notifications-commands', service: 'notifications', stream: 'COMMANDS', filterSubject: 'cmd.notify.>' },
+  { ...defaults, durable: 'billing-commands', service: 'billing', stream: 'COMMANDS', filterSubject: 'cmd.billing.>' },
 ];
 
 export function consumersOf(service: ServiceName): ConsumerSpec[] {

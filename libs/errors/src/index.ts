@@ -1,2 +1,2 @@
-export { AppError, isAppError, assertUnreachable, describeError } from './app-error.js';
-export type { AppErrorOptions } from './app-error.js';
+export { AppError, isAppError, assertUnreachable, describeError, errorKindOf, ERROR_KINDS } from './app-error.js';
+export type { AppErrorOptions, ErrorKind } from './app-error.js';

@@ -2,19 +2,25 @@ import type { JsMsg } from '@nats-io/jetstream';
 
 import { HEADERS, SUBJECTS, type DeadLetterV1 } from '@lifeline/contracts';
 
-import type { ErrorClass } from './retry-policy.js';
+import type { ErrorKind } from '@lifeline/errors';
+
+import type { AttemptRecord, DeadLetterReason, ErrorClass } from './retry-policy.js';
 import { headersToRecord } from './header-codec.js';
 
-export interface AttemptRecord {
-  at: string;
-  deliveryCount: number;
+export type { AttemptRecord } from './retry-policy.js';
+
+/** What a dead letter is built from: a delivered JsMsg, or a stored message fetched by sequence. */
+export interface DeadLetterSource {
+  headers?: JsMsg['headers'];
+  data: Uint8Array;
+  info: { stream: string; streamSequence: number };
 }
 
 /** Builds the dead-letter record: everything an operator needs to triage and replay, no PHI outside the payload. */
 export function buildDeadLetter(params: {
-  msg: JsMsg;
+  msg: DeadLetterSource;
   unprefixedSubject: string;
-  error: { errorClass: ErrorClass; code: string; message: string };
+  error: { errorClass: ErrorClass; code: string; message: string; kind?: ErrorKind; reason?: DeadLetterReason };
   attempts: AttemptRecord[];
   consumer: string;
   service: string;
@@ -29,7 +35,13 @@ export function buildDeadLetter(params: {
     originalSequence: params.msg.info.streamSequence,
     headers,
     payloadBase64: Buffer.from(params.msg.data).toString('base64'),
-    error: { class: params.error.errorClass, code: params.error.code, message: params.error.message },
+    error: {
+      class: params.error.errorClass,
+      code: params.error.code,
+      message: params.error.message,
+      ...(params.error.kind ? { kind: params.error.kind } : {}),
+      ...(params.error.reason ? { reason: params.error.reason } : {}),
+    },
     attempts: params.attempts,
     consumer: params.consumer,
     service: params.service,

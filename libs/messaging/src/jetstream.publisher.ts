@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
 
-import { HEADERS, type Envelope, type Naming } from '@lifeline/contracts';
+import { HEADERS, laneSubject, type Envelope, type Naming } from '@lifeline/contracts';
 import { ATTR, METRICS, MESSAGING_SYSTEM, SpanKind, extractTraceContext, inSpan, injectTraceContext, type Context } from '@lifeline/observability';
 
 import { encodeEnvelope, toNatsHeaders } from './header-codec.js';
@@ -36,8 +36,13 @@ export class JetStreamPublisher {
     this.js = jetstream(nc, { timeout: timeoutMs });
   }
 
+  /**
+   * The subject is chosen by the message's priority: a `lifeline-priority: stat` message goes to the
+   * stat lane of its subject (contracts/lanes.ts), whoever publishes it (outbox relay or direct).
+   */
   async publishRaw(msg: RawPublish): Promise<PubAck> {
-    const subject = this.naming.subject(msg.subject);
+    const laned = laneSubject(msg.subject, msg.headers[HEADERS.priority]);
+    const subject = this.naming.subject(laned);
     const parent = msg.parent ?? extractTraceContext(msg.headers);
     return inSpan(
       {
@@ -47,7 +52,7 @@ export class JetStreamPublisher {
         attributes: {
           [ATTR.messagingSystem]: MESSAGING_SYSTEM,
           [ATTR.messagingOperationType]: 'send',
-          [ATTR.messagingDestinationName]: msg.subject,
+          [ATTR.messagingDestinationName]: laned,
           [ATTR.messagingMessageId]: msg.msgId,
         },
       },

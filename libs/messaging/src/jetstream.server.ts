@@ -1,13 +1,16 @@
 import { Server, type CustomTransportStrategy, type ReadPacket } from '@nestjs/microservices';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck } from '@nats-io/jetstream';
 import { lastValueFrom } from 'rxjs';
 
 import {
   EnvelopeHeaderError,
+  HEADERS,
   consumersOf,
   isKnownType,
+  laneSubject,
   validatePayload,
+  withPriorityLanes,
   type ConsumerSpec,
   type Envelope,
   type Naming,
@@ -28,8 +31,21 @@ import {
 import { JetStreamContext } from './jetstream.context.js';
 import { JetStreamPublisher } from './jetstream.publisher.js';
 import { CONTENT_TYPE_HEADER, HL7V2_CONTENT_TYPE, decodeEnvelopeHeaders, headerSource } from './header-codec.js';
-import { buildDeadLetter, deadLetterMsgId, deadLetterSubject, type AttemptRecord } from './dead-letter.js';
-import { DEFAULT_RETRY_POLICY, backoffDelay, decideAck, type AckDecision, type RetryPolicy } from './retry-policy.js';
+import { buildDeadLetter, deadLetterMsgId, deadLetterSubject, type DeadLetterSource } from './dead-letter.js';
+import { AttemptStore } from './attempt.store.js';
+import { ParkingStore } from './parking.store.js';
+import { PatientOrderGate } from './patient-order.gate.js';
+import {
+  DEFAULT_RETRY_POLICY,
+  backoffDelay,
+  decideAck,
+  policySetFrom,
+  type AckDecision,
+  type AttemptRecord,
+  type PolicySet,
+  type RetryPolicy,
+} from './retry-policy.js';
+import { RetryPolicyResolver, type RetryPoliciesConfig } from './retry-policy.config.js';
 import { Semaphore } from './semaphore.util.js';
 
 export type MessagingErrorCode = 'ENVELOPE_INVALID' | 'PAYLOAD_UNPARSEABLE' | 'PAYLOAD_INVALID' | 'NO_HANDLER';
@@ -40,16 +56,29 @@ export interface JetStreamServerOptions {
   service: ServiceName;
   serviceVersion: string;
   logger: Logger;
-  /** Defaults to the service's consumers in the topology. */
+  /** Defaults to the service's consumers in the topology, each with its stat lane. */
   consumers?: ConsumerSpec[];
   /** Retry policy per durable (unprefixed); defaults to the topology's maxAttempts with DEFAULT_RETRY_POLICY. */
   retryPolicy?: (spec: ConsumerSpec) => RetryPolicy;
+  /** Retry policies as data (RETRY_POLICIES), merged over the defaults above; validated at start. */
+  retryPolicies?: RetryPoliciesConfig;
   /** How long close() waits for in-flight handlers. */
   drainTimeoutMs?: number;
+  /**
+   * Per-patient ordering (lifeline-patient-key): serial within a patient, parallel across patients,
+   * with parking per policy. `holdMs`: redelivery delay of a message held behind its patient's
+   * retrying head; `parkHoldMs`: behind a parked (dead-lettered) head. Neither consumes attempts.
+   */
+  ordering?: { enabled?: boolean; holdMs?: number; parkHoldMs?: number };
 }
 
 interface ConsumerLoop {
   spec: ConsumerSpec;
+  /** The handler's `@ConsumeEvent` pattern (the routine filter; a stat lane shares its handler). */
+  pattern: string;
+  /** Messages accepted from the pull (running or waiting behind their patient): bounds memory. */
+  intake: Semaphore;
+  gate: PatientOrderGate;
   messages?: ConsumerMessages;
   semaphore: Semaphore;
   running: boolean;
@@ -68,13 +97,26 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly publisher: JetStreamPublisher;
   private readonly loops: ConsumerLoop[] = [];
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly attempts = new Map<string, AttemptRecord[]>();
+  private readonly attemptStore: AttemptStore;
+  /** Parked patients (KV, mirrored in memory): release / discard through the ops API. */
+  readonly parking: ParkingStore;
+  private readonly resolver: RetryPolicyResolver;
+  private readonly advisorySubs: Subscription[] = [];
+  private jsm?: JetStreamManager;
+  private specs: ConsumerSpec[] = [];
   private closing = false;
 
   constructor(private readonly options: JetStreamServerOptions) {
     super();
     this.js = jetstream(options.nc);
     this.publisher = new JetStreamPublisher(options.nc, options.naming);
+    this.attemptStore = new AttemptStore(options.nc, options.naming, options.logger);
+    this.parking = new ParkingStore(options.nc, options.naming, options.logger);
+    this.resolver = new RetryPolicyResolver(options.retryPolicies ?? {}, (scope) => {
+      const spec = this.specs.find((s) => s.durable === scope.consumer);
+      const legacy = spec ? this.options.retryPolicy?.(spec) : undefined;
+      return policySetFrom(legacy ?? { ...DEFAULT_RETRY_POLICY, maxAttempts: spec?.maxAttempts ?? DEFAULT_RETRY_POLICY.maxAttempts });
+    });
   }
 
   on(): never {
@@ -92,16 +134,36 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   }
 
   private async start(): Promise<void> {
-    const specs = this.options.consumers ?? consumersOf(this.options.service);
+    const specs = this.options.consumers ?? withPriorityLanes(consumersOf(this.options.service));
+    this.specs = specs;
+    // fail fast at boot on an inconsistent policy document
+    this.resolver.validate(this.options.service, specs.map((s) => s.durable));
+    if (this.messageHandlers.size > 0) {
+      this.jsm = await jetstreamManager(this.options.nc);
+      await this.attemptStore.open();
+      if (this.orderingEnabled()) await this.parking.open();
+    }
     for (const pattern of this.messageHandlers.keys()) {
       const spec = specs.find((s) => s.filterSubject === pattern);
       if (!spec) throw new Error(`@EventPattern('${pattern}') has no consumer in the topology for ${this.options.service}`);
-      const loop: ConsumerLoop = { spec, semaphore: new Semaphore(spec.concurrency), running: true };
-      this.loops.push(loop);
-      // verify the durable exists before reporting ready (fails fast on a missing topology)
-      await this.js.consumers.get(this.options.naming.stream(spec.stream), this.options.naming.durable(spec.durable));
-      void this.run(loop);
+      // one decorator, both lanes: the stat lane is its own durable with its own permits
+      const stat = specs.find((s) => s !== spec && s.filterSubject === laneSubject(pattern, 'stat'));
+      for (const laneSpec of stat ? [spec, stat] : [spec]) {
+        const loop: ConsumerLoop = {
+          spec: laneSpec,
+          pattern,
+          semaphore: new Semaphore(laneSpec.concurrency),
+          intake: new Semaphore(laneSpec.concurrency * 4),
+          gate: new PatientOrderGate(),
+          running: true,
+        };
+        this.loops.push(loop);
+        // verify the durable exists before reporting ready (fails fast on a missing topology)
+        await this.js.consumers.get(this.options.naming.stream(laneSpec.stream), this.options.naming.durable(laneSpec.durable));
+        this.watchMaxDeliveries(laneSpec);
+      }
     }
+    for (const loop of this.loops) void this.run(loop);
   }
 
   /** Pull loop; recreated when the server stops sending heartbeats (STACK.md §3). */
@@ -114,9 +176,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         loop.messages = messages;
         void this.watchStatus(messages);
         for await (const msg of messages) {
-          await loop.semaphore.acquire();
-          const job = this.process(loop.spec, msg).finally(() => {
-            loop.semaphore.release();
+          await loop.intake.acquire();
+          const job = this.dispatch(loop, msg).finally(() => {
+            loop.intake.release();
             this.inFlight.delete(job);
           });
           this.inFlight.add(job);
@@ -139,11 +201,73 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
   }
 
-  private async process(spec: ConsumerSpec, msg: JsMsg): Promise<void> {
+  private orderingEnabled(): boolean {
+    return this.options.ordering?.enabled ?? true;
+  }
+
+  /**
+   * Per-patient ordering before the handler: a parked patient's messages are held (delayed nak, no
+   * attempt) except the operator-released head; otherwise the gate lets a message run only as the
+   * lowest pending sequence of its patient. Run permits are taken after the gate, so a patient's queue
+   * never occupies the permits other patients need.
+   */
+  private async dispatch(loop: ConsumerLoop, msg: JsMsg): Promise<void> {
+    const { spec, gate } = loop;
+    const patientKey = this.orderingEnabled() ? msg.headers?.get(HEADERS.patientKey) || '' : '';
+    const seq = msg.info.streamSequence;
+    const durable = this.options.naming.durable(spec.durable);
+    const holdMs = this.options.ordering?.holdMs ?? 1_000;
+    const parkHoldMs = this.options.ordering?.parkHoldMs ?? 30_000;
+    let releasedHead = false;
+    if (patientKey) {
+      for (;;) {
+        const parked = this.parking.get(durable, patientKey);
+        releasedHead = parked?.status === 'releasing' && parked.headMessageId === (msg.headers?.get(HEADERS.id) || '');
+        if (parked && !releasedHead) {
+          // registered in the gate so the held messages come back in stream order once unparked
+          gate.hold(patientKey, seq, parkHoldMs + spec.ackWaitMs);
+          this.parking.noteHeld(durable, patientKey, seq, Date.now() + parkHoldMs + spec.ackWaitMs);
+          msg.nak(parkHoldMs);
+          METRICS.messages.labels(spec.durable, spec.filterSubject, 'parked').inc();
+          return;
+        }
+        // the released head was re-published behind its held successors: it goes first, past the gate
+        if (releasedHead) break;
+        const admission = gate.admit(patientKey, seq, holdMs + spec.ackWaitMs);
+        if (admission.kind === 'run') break;
+        if (admission.kind === 'wait') {
+          await admission.until;
+          continue;
+        }
+        msg.nak(holdMs);
+        METRICS.messages.labels(spec.durable, spec.filterSubject, 'held').inc();
+        return;
+      }
+    }
+    await loop.semaphore.acquire();
+    let decision: AckDecision | undefined;
+    try {
+      decision = await this.process(spec, msg, loop.pattern, patientKey);
+    } finally {
+      loop.semaphore.release();
+      if (patientKey && !releasedHead) {
+        if (decision?.action === 'nak') gate.settle(patientKey, seq, 'away', decision.delayMs + spec.ackWaitMs);
+        else if (decision) gate.settle(patientKey, seq, 'done');
+        else gate.settle(patientKey, seq, 'away', spec.ackWaitMs);
+      }
+    }
+    if (releasedHead && decision?.action === 'ack') {
+      await this.parking.unpark(durable, patientKey).catch((err: unknown) => {
+        this.options.logger.error({ err: describe(err), consumer: spec.durable }, 'unpark after release failed; the patient stays parked');
+      });
+    }
+  }
+
+  private async process(spec: ConsumerSpec, msg: JsMsg, pattern: string, patientKey = ''): Promise<AckDecision | undefined> {
     const { naming, service } = this.options;
     const unprefixed = naming.unprefix(msg.subject);
     const started = process.hrtime.bigint();
-    await inSpan(
+    return inSpan(
       {
         name: `process ${spec.filterSubject}`,
         kind: SpanKind.CONSUMER,
@@ -163,54 +287,103 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       async (span) => {
         let decision: AckDecision;
         let envelope: Envelope<unknown> | undefined;
+        let attempts: AttemptRecord[] = [];
+        let park = false;
         try {
           envelope = decode(msg, unprefixed);
           span.setAttribute(ATTR.messagingMessageId, envelope.id);
           span.setAttribute(ATTR.eventType, envelope.type);
           if (envelope.patientKey) span.setAttribute(ATTR.patientKey, envelope.patientKey);
-          const ctx = new JetStreamContext([msg, envelope, spec, naming.durable(spec.durable)]);
-          await this.handleEvent(spec.filterSubject, { pattern: spec.filterSubject, data: envelope }, ctx);
+          const decoded = envelope;
+          const wouldDeadLetter = async (error: unknown): Promise<boolean> => {
+            const history = msg.info.deliveryCount > 1 ? await this.attemptStore.read(this.attemptKey(spec, msg)) : [];
+            const policies = this.policiesFor(spec, decoded.type);
+            return decideAck({ error, deliveryCount: msg.info.deliveryCount, policies, history }).action === 'dead-letter';
+          };
+          const ctx = new JetStreamContext([msg, envelope, spec, naming.durable(spec.durable), wouldDeadLetter]);
+          await this.handleEvent(pattern, { pattern, data: envelope }, ctx);
           decision = { action: 'ack' };
         } catch (error) {
-          decision = decideAck({ error, deliveryCount: msg.info.deliveryCount, policy: this.policyFor(spec) });
+          // The history survives restarts (KV); the first delivery has none, so skip the read.
+          const key = this.attemptKey(spec, msg);
+          const history = msg.info.deliveryCount > 1 ? await this.attemptStore.read(key) : [];
+          const messageType = envelope?.type ?? (msg.headers?.get('ce-type') || undefined);
+          const policies = this.policiesFor(spec, messageType);
+          park = policies.park && patientKey !== '';
+          decision = decideAck({ error, deliveryCount: msg.info.deliveryCount, policies, history });
+          if (decision.action !== 'ack') {
+            attempts = [
+              ...(history ?? []),
+              {
+                at: new Date().toISOString(),
+                deliveryCount: msg.info.deliveryCount,
+                kind: decision.kind,
+                code: decision.code,
+                ...(decision.action === 'nak' ? { delayMs: decision.delayMs } : {}),
+              },
+            ];
+          }
         }
         span.setAttribute(ATTR.outcome, decision.action);
         if (decision.action !== 'ack') span.setAttribute(ATTR.errorCode, decision.code);
-        await this.settle(spec, msg, unprefixed, decision);
+        const settled = await this.settle(spec, msg, unprefixed, decision, attempts, park ? patientKey : '');
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        METRICS.processDuration.labels(spec.durable, decision.action).observe(seconds);
-        METRICS.messages.labels(spec.durable, spec.filterSubject, decision.action).inc();
+        METRICS.processDuration.labels(spec.durable, settled.action).observe(seconds);
+        METRICS.messages.labels(spec.durable, spec.filterSubject, settled.action).inc();
+        return settled;
       },
     ).catch((err: unknown) => {
       // settle() already handles its own failures; this is the last guard so a loop never dies
       this.options.logger.error({ err: describe(err), consumer: spec.durable }, 'message processing failed');
+      return undefined;
     });
   }
 
-  private policyFor(spec: ConsumerSpec): RetryPolicy {
-    return this.options.retryPolicy?.(spec) ?? { ...DEFAULT_RETRY_POLICY, maxAttempts: spec.maxAttempts };
+  /** The resolved policy set of a consumer and (when decoded) a message type. */
+  policiesFor(spec: ConsumerSpec, messageType?: string): PolicySet {
+    return this.resolver.resolve({ service: this.options.service, consumer: spec.durable, messageType });
   }
 
-  private async settle(spec: ConsumerSpec, msg: JsMsg, subject: string, decision: AckDecision): Promise<void> {
-    const key = `${msg.info.stream}:${msg.info.streamSequence}`;
+  private attemptKey(spec: ConsumerSpec, msg: { info: { stream: string; streamSequence: number } }): string {
+    return AttemptStore.key(this.options.naming.durable(spec.durable), msg.info.stream, msg.info.streamSequence);
+  }
+
+  /** Settles with the broker; returns what was actually done (a failed dead-letter becomes a nak). */
+  private async settle(
+    spec: ConsumerSpec,
+    msg: JsMsg,
+    subject: string,
+    decision: AckDecision,
+    attempts: AttemptRecord[],
+    parkPatientKey: string,
+  ): Promise<AckDecision> {
+    const key = this.attemptKey(spec, msg);
     const { logger } = this.options;
     switch (decision.action) {
       case 'ack':
         msg.ack();
-        this.attempts.delete(key);
-        return;
+        // only a redelivered message can have recorded attempts: no KV round trip on the happy path
+        if (msg.info.deliveryCount > 1) void this.attemptStore.remove(key);
+        return decision;
       case 'nak':
-        this.recordAttempt(key, msg);
+        // recorded before the nak so the next delivery (any replica, after a restart) sees it
+        await this.attemptStore.write(key, attempts);
         msg.nak(decision.delayMs);
         logger.warn(
-          { consumer: spec.durable, seq: msg.info.streamSequence, delivery: msg.info.deliveryCount, code: decision.code, delayMs: decision.delayMs },
-          'handler failed; redelivery scheduled',
+          {
+            consumer: spec.durable,
+            seq: msg.info.streamSequence,
+            delivery: msg.info.deliveryCount,
+            code: decision.code,
+            kind: decision.kind,
+            attempt: decision.attempt,
+            delayMs: decision.delayMs,
+          },
+          decision.countsAgainstBudget ? 'handler failed; redelivery scheduled' : 'downstream unavailable; paused without consuming the budget',
         );
-        return;
+        return decision;
       case 'dead-letter':
-        this.recordAttempt(key, msg);
-        await this.deadLetter(spec, msg, subject, decision, key);
-        return;
+        return this.deadLetter(spec, msg, subject, decision, key, attempts, parkPatientKey);
     }
   }
 
@@ -220,58 +393,154 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     subject: string,
     decision: Extract<AckDecision, { action: 'dead-letter' }>,
     key: string,
-  ): Promise<void> {
-    const { service, serviceVersion, logger } = this.options;
+    attempts: AttemptRecord[],
+    parkPatientKey: string,
+  ): Promise<AckDecision> {
+    const { logger, naming } = this.options;
+    try {
+      const ack = await this.publishDeadLetter(spec, msg, subject, decision, attempts);
+      // parked before the term: no later message of this patient can slip past its dead-lettered head
+      if (parkPatientKey) {
+        await this.parking.park({
+          consumer: naming.durable(spec.durable),
+          patientKey: parkPatientKey,
+          headMessageId: msg.headers?.get(HEADERS.id) || '',
+          headStream: msg.info.stream,
+          headSeq: msg.info.streamSequence,
+          dlqSeq: ack.seq,
+          code: decision.code,
+        });
+      }
+    } catch (err) {
+      // The DLQ (or the park) did not confirm: keep the original (nak), never term it; keep its history.
+      await this.attemptStore.write(key, attempts);
+      const delayMs = backoffDelay(this.policiesFor(spec).classes.transient, msg.info.deliveryCount);
+      msg.nak(delayMs);
+      logger.error({ err: describe(err), consumer: spec.durable, seq: msg.info.streamSequence, delayMs }, 'dead-letter publish failed; message kept');
+      return { action: 'nak', delayMs, errorClass: decision.errorClass, kind: decision.kind, code: decision.code, attempt: decision.attempt, countsAgainstBudget: false };
+    }
+    // plain term(): term(reason) is ignored by 2.9 and the message would come back after ack_wait
+    msg.term();
+    void this.attemptStore.remove(key);
+    METRICS.deadLetters.labels(spec.durable, decision.code).inc();
+    logger.error(
+      {
+        consumer: spec.durable,
+        seq: msg.info.streamSequence,
+        delivery: msg.info.deliveryCount,
+        code: decision.code,
+        kind: decision.kind,
+        reason: decision.reason,
+        parked: parkPatientKey !== '',
+      },
+      'message dead-lettered',
+    );
+    return decision;
+  }
+
+  /** Publishes the dead letter and resolves on the DLQ's PubAck; one letter per stream position (msg id). */
+  private async publishDeadLetter(
+    spec: ConsumerSpec,
+    msg: DeadLetterSource,
+    subject: string,
+    error: Pick<Extract<AckDecision, { action: 'dead-letter' }>, 'errorClass' | 'kind' | 'code' | 'message' | 'reason'>,
+    attempts: AttemptRecord[],
+  ): Promise<PubAck> {
+    const { service, serviceVersion } = this.options;
     const record = buildDeadLetter({
       msg,
       unprefixedSubject: subject,
-      error: decision,
-      attempts: this.attempts.get(key) ?? [],
+      error,
+      attempts,
       consumer: spec.durable,
       service,
       serviceVersion,
       traceId: currentTraceId(),
       now: new Date(),
     });
-    try {
-      await this.publisher.publishRaw({
-        subject: deadLetterSubject(service, spec.durable),
-        template: 'dlq.{service}.{consumer}',
-        headers: {
-          'ce-type': 'dlq.dead-letter.v1',
-          'lifeline-dlq-error-code': decision.code,
-          'lifeline-dlq-consumer': spec.durable,
-          ...(record.patientKey ? { 'lifeline-patient-key': record.patientKey } : {}),
-        },
-        body: new TextEncoder().encode(JSON.stringify(record)),
-        msgId: deadLetterMsgId(msg.info.stream, msg.info.streamSequence),
-        expectStream: 'DLQ',
-      });
-    } catch (err) {
-      // The DLQ did not confirm: keep the original (nak), never term it.
-      const delayMs = backoffDelay(this.policyFor(spec), msg.info.deliveryCount);
-      msg.nak(delayMs);
-      logger.error({ err: describe(err), consumer: spec.durable, seq: msg.info.streamSequence, delayMs }, 'dead-letter publish failed; message kept');
-      return;
-    }
-    msg.term();
-    this.attempts.delete(key);
-    METRICS.deadLetters.labels(spec.durable, decision.code).inc();
-    logger.error(
-      { consumer: spec.durable, seq: msg.info.streamSequence, delivery: msg.info.deliveryCount, code: decision.code, reason: decision.reason },
-      'message dead-lettered',
-    );
+    return this.publisher.publishRaw({
+      subject: deadLetterSubject(service, spec.durable),
+      template: 'dlq.{service}.{consumer}',
+      headers: {
+        'ce-type': 'dlq.dead-letter.v1',
+        'lifeline-dlq-error-code': error.code,
+        'lifeline-dlq-consumer': spec.durable,
+        // escalated letters are for the saga/operator to compensate, not just to replay
+        ...(error.reason === 'escalate' ? { 'lifeline-dlq-disposition': 'escalate' } : {}),
+        ...(record.patientKey ? { 'lifeline-patient-key': record.patientKey } : {}),
+      },
+      body: new TextEncoder().encode(JSON.stringify(record)),
+      msgId: deadLetterMsgId(msg.info.stream, msg.info.streamSequence),
+      expectStream: 'DLQ',
+    });
   }
 
-  private recordAttempt(key: string, msg: JsMsg): void {
-    const list = this.attempts.get(key) ?? [];
-    list.push({ at: new Date().toISOString(), deliveryCount: msg.info.deliveryCount });
-    this.attempts.set(key, list);
-    // bounded memory: forget the oldest entries (attempt history is best-effort across restarts)
-    if (this.attempts.size > 10_000) {
-      const oldest = this.attempts.keys().next().value;
-      if (oldest !== undefined) this.attempts.delete(oldest);
+  /**
+   * Our consumers use max_deliver -1 and dead-letter themselves; a consumer configured with a limit
+   * (by hand, by NACK) makes the server give up on its own. Catch that through the MAX_DELIVERIES
+   * advisory and dead-letter the referenced message so nothing ends outside the DLQ. One replica per
+   * consumer handles it (queue group); the DLQ msg id makes a double publish harmless.
+   */
+  private watchMaxDeliveries(spec: ConsumerSpec): void {
+    const { naming, nc, logger } = this.options;
+    const stream = naming.stream(spec.stream);
+    const durable = naming.durable(spec.durable);
+    const sub = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${stream}.${durable}`, {
+      queue: `${durable}-advisories`,
+      callback: (err, m) => {
+        if (err) return;
+        let advisory: { stream_seq?: number; deliveries?: number };
+        try {
+          advisory = m.json<{ stream_seq?: number; deliveries?: number }>();
+        } catch {
+          logger.warn({ consumer: spec.durable }, 'unreadable max-deliveries advisory');
+          return;
+        }
+        if (typeof advisory.stream_seq !== 'number') return;
+        const job = this.deadLetterAbandoned(spec, stream, advisory.stream_seq, advisory.deliveries ?? 0).finally(() => this.inFlight.delete(job));
+        this.inFlight.add(job);
+      },
+    });
+    this.advisorySubs.push(sub);
+  }
+
+  private async deadLetterAbandoned(spec: ConsumerSpec, stream: string, seq: number, deliveries: number): Promise<void> {
+    const { naming, logger } = this.options;
+    const key = AttemptStore.key(naming.durable(spec.durable), stream, seq);
+    for (let attempt = 1; attempt <= 5 && !this.closing; attempt += 1) {
+      try {
+        const stored = await this.jsm?.streams.getMessage(stream, { seq });
+        if (!stored) {
+          logger.error({ consumer: spec.durable, seq }, 'max deliveries reached but the message is gone from the stream');
+          return;
+        }
+        const history = (await this.attemptStore.read(key)) ?? [];
+        const last = history.at(-1);
+        const record: AttemptRecord = { at: new Date().toISOString(), deliveryCount: deliveries, code: 'MAX_DELIVERIES' };
+        await this.publishDeadLetter(
+          spec,
+          { headers: stored.header, data: stored.data, info: { stream, streamSequence: seq } },
+          naming.unprefix(stored.subject),
+          {
+            errorClass: 'unknown',
+            kind: last?.kind ?? 'unknown',
+            code: last?.code ?? 'MAX_DELIVERIES',
+            message: `the server stopped redelivering after ${deliveries} deliveries (consumer max_deliver)`,
+            reason: 'max-deliveries',
+          },
+          [...history, record],
+        );
+        void this.attemptStore.remove(key);
+        METRICS.deadLetters.labels(spec.durable, 'MAX_DELIVERIES').inc();
+        logger.error({ consumer: spec.durable, seq, deliveries }, 'message abandoned by the server (max deliveries) dead-lettered');
+        return;
+      } catch (err) {
+        logger.warn({ err: describe(err), consumer: spec.durable, seq, attempt }, 'dead-lettering an abandoned message failed; retrying');
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+      }
     }
+    // still stored in its stream (limits/work-queue retention): an operator can recover it by sequence
+    logger.error({ consumer: spec.durable, seq }, 'abandoned message could not be dead-lettered');
   }
 
   override async handleEvent(pattern: string, packet: ReadPacket, context: JetStreamContext): Promise<void> {
@@ -287,6 +556,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   /** Stops pulling, waits for in-flight handlers (bounded), leaves the connection to its owner. */
   async close(): Promise<void> {
     this.closing = true;
+    for (const sub of this.advisorySubs) sub.unsubscribe();
+    this.parking.close();
     for (const loop of this.loops) {
       loop.running = false;
       loop.messages?.stop();

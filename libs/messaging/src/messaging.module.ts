@@ -12,12 +12,14 @@ import type { MicroserviceOptions } from '@nestjs/microservices';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { throwError, type Observable } from 'rxjs';
 
+import { retryPoliciesEnv } from '@lifeline/config';
 import { createNaming, type Naming, type ServiceName } from '@lifeline/contracts';
 import type { Logger } from '@lifeline/observability';
 
 import { JetStreamPublisher } from './jetstream.publisher.js';
 import { JetStreamServer } from './jetstream.server.js';
 import type { RetryPolicy } from './retry-policy.js';
+import { loadRetryPoliciesConfig, type RetryPoliciesConfig } from './retry-policy.config.js';
 import type { ConsumerSpec } from '@lifeline/contracts';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -30,6 +32,8 @@ export interface MessagingModuleOptions {
   prefix: string;
   logger: Logger;
   retryPolicy?: (spec: ConsumerSpec) => RetryPolicy;
+  /** Retry policies as data; default: RETRY_POLICIES_FILE / RETRY_POLICIES from the environment. */
+  retryPolicies?: RetryPoliciesConfig;
   consumers?: ConsumerSpec[];
 }
 
@@ -77,6 +81,8 @@ export class MessagingModule {
               serviceVersion: options.serviceVersion,
               logger: options.logger,
               retryPolicy: options.retryPolicy,
+              // parsed and validated here so a bad document fails the boot, not the first failure
+              retryPolicies: options.retryPolicies ?? loadRetryPoliciesConfig(retryPoliciesEnv()),
               consumers: options.consumers,
             }),
         },

@@ -9,7 +9,7 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 
-import { CONSUMERS, STREAMS, createNaming, type ConsumerSpec, type Naming, type StreamSpec } from '@lifeline/contracts';
+import { CONSUMERS, STREAMS, createNaming, withPriorityLanes, type ConsumerSpec, type Naming, type StreamSpec } from '@lifeline/contracts';
 
 export interface ProvisionOptions {
   nc: NatsConnection;
@@ -80,7 +80,8 @@ export async function provisionTopology(options: ProvisionOptions): Promise<{ st
   const jsm = await jetstreamManager(options.nc);
   const replicas = options.replicas ?? 1;
   const streams = options.streams ?? STREAMS;
-  const consumers = options.consumers ?? CONSUMERS;
+  // by default every consumer with its stat lane (a separate durable: reserved capacity on 2.9)
+  const consumers = options.consumers ?? withPriorityLanes(CONSUMERS);
   for (const spec of streams) await ensureStream(jsm, streamConfig(spec, options.naming, replicas));
   for (const spec of consumers) {
     await ensureConsumer(jsm, options.naming.stream(spec.stream), consumerConfig(spec, options.naming));
@@ -108,6 +109,14 @@ export async function deleteTopology(params: { nc: NatsConnection; naming: Namin
   for (const spec of STREAMS) {
     try {
       await jsm.streams.delete(params.naming.stream(spec.name));
+    } catch (err) {
+      if (!isApiError(err, STREAM_NOT_FOUND)) throw err;
+    }
+  }
+  // KV buckets of the transport (attempt history, parked patients) are streams named KV_<bucket>
+  for (const bucket of ['ATTEMPTS', 'PARKED']) {
+    try {
+      await jsm.streams.delete(`KV_${params.naming.kvBucket(bucket)}`);
     } catch (err) {
       if (!isApiError(err, STREAM_NOT_FOUND)) throw err;
     }

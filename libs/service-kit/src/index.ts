@@ -6,4 +6,5 @@ export { AppErrorHttpFilter } from './app-error.filter.js';
 export type { StatusTable } from './app-error.filter.js';
 export { HealthController } from './health.controller.js';
 export { MetricsController } from './metrics.controller.js';
+export { ParkedController } from './parked.controller.js';
 export { runServiceMigrations } from './migrate.util.js';

@@ -9,10 +9,11 @@ import { OutboxRelay, createServiceDataSource } from '@lifeline/outbox';
 
 import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
+import { ParkedController } from './parked.controller.js';
+import { SERVICE_LOGGER, SERVICE_RUNTIME } from './service-core.tokens.js';
 
-export const SERVICE_LOGGER = Symbol('SERVICE_LOGGER');
-/** What bootstrap needs to start and stop: the relay, when the service has a database. */
-export const SERVICE_RUNTIME = Symbol('SERVICE_RUNTIME');
+// tokens live in their own module so controllers can inject them without an import cycle
+export { SERVICE_LOGGER, SERVICE_RUNTIME } from './service-core.tokens.js';
 export interface ServiceRuntime {
   relay?: OutboxRelay;
 }
@@ -89,7 +90,7 @@ export class ServiceCoreModule {
           logger: options.logger,
         }),
       ],
-      controllers: [HealthController, MetricsController],
+      controllers: [HealthController, MetricsController, ParkedController],
       providers,
       exports,
     };

@@ -21,7 +21,11 @@ export class AppModule {
           logger,
           database: sagaOrchestratorDatabase(config),
         }),
-        SagaModule.register({ deadlines: config.deadlines, deadlinePollMs: config.deadlinePollMs }),
+        SagaModule.register({
+          deadlines: config.deadlines,
+          deadlinePollMs: config.deadlinePollMs,
+          unsafePublishCommandsDirectly: config.unsafePublishCommandsDirectly,
+        }),
       ],
     };
   }

@@ -11,10 +11,20 @@ const schema = z.object({
   MLLP_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(60_000),
   /** How long to wait for the INGEST PubAck before answering AE/CE. */
   PUBLISH_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+  /** Off only as the negative control of R17: resends then rely on the INGEST 2-min dedup window alone. */
+  MLLP_DUPLICATE_DETECTION: z.stringbool().default(true),
+  /** How long (sending facility, MSH-10) → ACK is remembered: at least the partners' retry horizon. */
+  MLLP_DUPLICATE_HORIZON_MS: z.coerce.number().int().min(60_000).max(90 * 86_400_000).default(7 * 86_400_000),
 });
 
 export interface IngestGatewayConfig extends CommonConfig {
-  mllp: { host: string; port: number; maxFrameBytes: number; idleTimeoutMs: number };
+  mllp: {
+    host: string;
+    port: number;
+    maxFrameBytes: number;
+    idleTimeoutMs: number;
+    duplicates: { enabled: boolean; horizonMs: number };
+  };
   publishTimeoutMs: number;
 }
 
@@ -27,7 +37,13 @@ export function loadIngestGatewayConfig(env?: Record<string, string | undefined>
     env,
     map: (e) => ({
       ...mapCommon(e),
-      mllp: { host: e.MLLP_HOST, port: e.MLLP_PORT, maxFrameBytes: e.MLLP_MAX_FRAME_BYTES, idleTimeoutMs: e.MLLP_IDLE_TIMEOUT_MS },
+      mllp: {
+        host: e.MLLP_HOST,
+        port: e.MLLP_PORT,
+        maxFrameBytes: e.MLLP_MAX_FRAME_BYTES,
+        idleTimeoutMs: e.MLLP_IDLE_TIMEOUT_MS,
+        duplicates: { enabled: e.MLLP_DUPLICATE_DETECTION, horizonMs: e.MLLP_DUPLICATE_HORIZON_MS },
+      },
       publishTimeoutMs: e.PUBLISH_TIMEOUT_MS,
     }),
   });

@@ -12,6 +12,8 @@ import { ATTR, SpanKind, inSpan, registry, type Logger } from '@lifeline/observa
 import { SERVICE_LOGGER } from '@lifeline/service-kit';
 
 import { INGEST_GATEWAY_CONFIG, type IngestGatewayConfig } from '../config/ingest-gateway.config.js';
+import { MllpAckStore } from './mllp-ack.store.js';
+import { classifyResend, duplicateKey, normalizedSha256, type DuplicateVerdict, type StoredAck } from './mllp-duplicate.util.js';
 
 const messages = new Counter({
   name: 'mllp_messages_total',
@@ -27,18 +29,39 @@ const ackLatency = new Histogram({
   registers: [registry],
 });
 
+const duplicateReplays = new Counter({
+  name: 'mllp_duplicate_replays_total',
+  help: 'Resent HL7 messages (same sender, MSH-10 and content) answered with the stored ACK',
+  registers: [registry],
+});
+// The alert metric of R17: a sender reused a control id for other content. No labels: no PHI.
+const duplicateConflicts = new Counter({
+  name: 'mllp_duplicate_conflicts_total',
+  help: 'HL7 messages rejected because their MSH-10 was already used with different content',
+  registers: [registry],
+});
+const registerErrors = new Counter({
+  name: 'mllp_duplicate_register_errors_total',
+  help: 'Duplicate register (KV) failures, each answered AE/CE',
+  labelNames: ['operation'] as const,
+  registers: [registry],
+});
+
+type Answer = { code: AckCode; payload: string; msh: Hl7Msh | null };
+
 // Processing ids of MSH-11 we accept: production, training, debugging.
 const PROCESSING_IDS = new Set(['P', 'T', 'D']);
 
 /**
  * One MLLP frame in, one ACK out. The raw message is published to INGEST (Nats-Msg-Id = sending
- * facility + MSH-10) and only a PubAck turns into AA/CA; a store failure answers AE/CE so the sender
- * retries, an unreadable header answers AR/CR with an ERR segment. Never throws.
+ * application + facility + MSH-10) and only a PubAck turns into AA/CA; a store failure answers AE/CE so
+ * the sender retries, an unreadable header answers AR/CR with an ERR segment. Never throws.
  */
 @Injectable()
 export class MllpIngestService {
   constructor(
     private readonly publisher: JetStreamPublisher,
+    private readonly acks: MllpAckStore,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
     @Inject(INGEST_GATEWAY_CONFIG) private readonly config: IngestGatewayConfig,
   ) {}
@@ -60,7 +83,7 @@ export class MllpIngestService {
     return ack.payload;
   }
 
-  private async process(msg: MllpInboundMessage): Promise<{ code: AckCode; payload: string; msh: Hl7Msh | null }> {
+  private async process(msg: MllpInboundMessage): Promise<Answer> {
     let msh: Hl7Msh;
     try {
       msh = parseMsh(msg.payload);
@@ -74,6 +97,62 @@ export class MllpIngestService {
       this.logger.warn({ controlId: msh.controlId, processingId }, 'MLLP frame rejected: unsupported processing id');
       return this.answer(msh, 'rejected', { hl7ErrorCode: '202', severity: 'E', location: 'MSH^1^11', diagnostic: 'unsupported processing id' });
     }
+    return this.acks.enabled ? this.storeOnce(msg, msh) : this.store(msg, msh);
+  }
+
+  /**
+   * R17: look the (sender, MSH-10) up first; a resend gets the stored ACK byte for byte and is not
+   * published again, a reused MSH-10 with other content gets AR/CR. A new message is published, then
+   * its ACK remembered (create-only), then answered. The register failing answers AE/CE: an AA/CA
+   * that was not remembered would let a resend past the 2-min INGEST window become a second effect.
+   */
+  private async storeOnce(msg: MllpInboundMessage, msh: Hl7Msh): Promise<Answer> {
+    const key = duplicateKey(msh);
+    const contentSha256 = normalizedSha256(msg.payload);
+    let verdict: DuplicateVerdict;
+    try {
+      verdict = classifyResend(await this.acks.lookup(key), contentSha256);
+    } catch (err) {
+      return this.registerUnavailable(msh, 'lookup', err);
+    }
+    if (verdict.kind !== 'new') return this.duplicate(msh, verdict, contentSha256);
+    const answer = await this.store(msg, msh);
+    // Only a stored message has an ACK worth replaying; AE/CE must let the resend try again.
+    if (answer.code !== 'AA' && answer.code !== 'CA') return answer;
+    const record: StoredAck = { sha256: contentSha256, ack: answer.payload, code: answer.code };
+    let held: StoredAck;
+    try {
+      held = await this.acks.remember(key, record);
+    } catch (err) {
+      return this.registerUnavailable(msh, 'remember', err);
+    }
+    if (held === record) return answer;
+    // A concurrent copy (another connection) was remembered first: answer as it was answered.
+    const raced = classifyResend(held, contentSha256);
+    return raced.kind === 'new' ? answer : this.duplicate(msh, raced, contentSha256);
+  }
+
+  private duplicate(msh: Hl7Msh, verdict: Exclude<DuplicateVerdict, { kind: 'new' }>, sha256: string): Answer {
+    if (verdict.kind === 'resend') {
+      duplicateReplays.inc();
+      this.logger.info({ controlId: msh.controlId, type: msh.messageType, sha256 }, 'HL7 resend answered with the stored ACK');
+      return { code: verdict.stored.code, payload: verdict.stored.ack, msh };
+    }
+    duplicateConflicts.inc();
+    this.logger.warn(
+      { alert: 'mllp-duplicate-conflict', controlId: msh.controlId, type: msh.messageType, sha256, storedSha256: verdict.stored.sha256 },
+      'HL7 message rejected: MSH-10 already used with different content',
+    );
+    return this.answer(msh, 'rejected', { hl7ErrorCode: '205', severity: 'E', location: 'MSH^1^10', diagnostic: 'duplicate control id with different content' });
+  }
+
+  private registerUnavailable(msh: Hl7Msh, operation: 'lookup' | 'remember', err: unknown): Answer {
+    registerErrors.labels(operation).inc();
+    this.logger.error({ controlId: msh.controlId, operation, err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'MLLP duplicate register unavailable');
+    return this.answer(msh, 'store-unavailable', { hl7ErrorCode: '207', severity: 'E', diagnostic: 'message store unavailable, retry later' });
+  }
+
+  private async store(msg: MllpInboundMessage, msh: Hl7Msh): Promise<Answer> {
     const sha256 = createHash('sha256').update(msg.payload).digest('hex');
     const id = randomUUID();
     const headers: Record<string, string> = {
@@ -97,7 +176,9 @@ export class MllpIngestService {
         subject: SUBJECTS.ingest.hl7v2,
         headers,
         body: msg.payload,
-        msgId: `${msh.sendingFacility}|${msh.controlId}`,
+        // MSH-10 is unique per sending application (MSH-3), not per facility: without MSH-3 the broker
+        // would drop another application's message with the same MSH-10 and we would still answer AA.
+        msgId: `${msh.sendingApplication}|${msh.sendingFacility}|${msh.controlId}`,
         expectStream: 'INGEST',
         template: SUBJECTS.ingest.hl7v2,
       });
@@ -110,7 +191,7 @@ export class MllpIngestService {
     }
   }
 
-  private answer(msh: Hl7Msh | null, outcome: 'accepted' | 'store-unavailable' | 'rejected', error?: AckError): { code: AckCode; payload: string; msh: Hl7Msh | null } {
+  private answer(msh: Hl7Msh | null, outcome: 'accepted' | 'store-unavailable' | 'rejected', error?: AckError): Answer {
     const code = acceptCode(ackModeFor(msh), outcome);
     const payload = buildAck({ msh, code, controlId: randomUUID().replace(/-/g, '').slice(0, 20), error, now: new Date() });
     return { code, payload, msh };

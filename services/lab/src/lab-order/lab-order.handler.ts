@@ -34,6 +34,7 @@ export class LabOrderHandler {
         await this.orders.handleCancelOrder(
           env as Envelope<LabCancelOrderV1>,
           ctx.durable,
+          { isFinal: (err) => ctx.wouldDeadLetter(err) },
         );
         return;
       default:

@@ -400,4 +400,33 @@ describe('LabOrderService (real PostgreSQL + external-sim LIS)', () => {
       status: 'cancelled',
     });
   });
+
+  it('answers cancel-failed when the LIS refuses the cancel (a failed compensation), order stays accepted', async () => {
+    const accept = acceptCommand();
+    await service.handleAcceptOrder(accept, CONSUMER);
+    await sim.addFault({ target: 'lis', mode: 'reject', pathPrefix: '/lis/orders/' });
+    const cancel = cancelCommand(accept.data.orderId);
+
+    await expect(service.handleCancelOrder(cancel, CONSUMER)).resolves.toBe('cancel-failed');
+    await expect(service.handleCancelOrder(cancel, CONSUMER)).resolves.toBe('duplicate');
+
+    expect(await lisOrder(accept.data.orderId)).toMatchObject({ status: 'accepted' });
+    const replies = await outboxFor(accept.data.orderId);
+    expect(replies.at(-1)).toMatchObject({
+      subject: SUBJECTS.clinical.labCancelFailed,
+      payload: { orderId: accept.data.orderId, commandId: cancel.data.commandId, reasonCode: 'LIS_REQUEST_INVALID' },
+    });
+    expect(replies).toHaveLength(2);
+  });
+
+  it('answers cancel-failed on the last attempt of the budget when the LIS is still unavailable', async () => {
+    const accept = acceptCommand();
+    await service.handleAcceptOrder(accept, CONSUMER);
+    await sim.addFault({ target: 'lis', mode: 'fail', status: 503, pathPrefix: '/lis/orders/' });
+    const cancel = cancelCommand(accept.data.orderId);
+
+    await expect(service.handleCancelOrder(cancel, CONSUMER, { lastAttempt: true })).resolves.toBe('cancel-failed');
+
+    expect((await outboxFor(accept.data.orderId)).at(-1)?.payload).toMatchObject({ reasonCode: 'LIS_UNAVAILABLE' });
+  });
 });

@@ -7,11 +7,13 @@ import {
   idempotencyKey,
   type Envelope,
   type LabAcceptOrderV1,
+  type LabCancelFailedV1,
   type LabCancelOrderV1,
   type LabOrderAcceptedV1,
   type LabOrderCancelledV1,
   type LabOrderRejectedV1,
 } from '@lifeline/contracts';
+import { describeError, isAppError } from '@lifeline/errors';
 import type { Logger } from '@lifeline/observability';
 import {
   addToOutbox,
@@ -30,12 +32,13 @@ import {
 
 /** What a lab command did; `duplicate` = this consumer had already applied it (nothing happened). */
 export type LabCommandOutcome =
-  'duplicate' | 'accepted' | 'rejected' | 'cancelled';
+  'duplicate' | 'accepted' | 'rejected' | 'cancelled' | 'cancel-failed';
 
 type ReplyType =
   | typeof SUBJECTS.clinical.labOrderAccepted
   | typeof SUBJECTS.clinical.labOrderRejected
-  | typeof SUBJECTS.clinical.labOrderCancelled;
+  | typeof SUBJECTS.clinical.labOrderCancelled
+  | typeof SUBJECTS.clinical.labCancelFailed;
 
 /**
  * Lab commands with an external side effect at the LIS (RELIABILITY O7): check the inbox, call the
@@ -93,9 +96,16 @@ export class LabOrderService {
     return outcome;
   }
 
+  /**
+   * `isFinal(err)`: the transport would dead-letter this error (its retry budget is spent; breaker
+   * pauses do not count). A refused cancel, or the last one the LIS left unanswered, is answered
+   * `cancel-failed` so the saga records a failed compensation instead of waiting on a dead letter.
+   * `lastAttempt` is the plain form for callers without a transport.
+   */
   async handleCancelOrder(
     env: Envelope<LabCancelOrderV1>,
     consumer: string,
+    { lastAttempt = false, isFinal }: { lastAttempt?: boolean; isFinal?: (err: unknown) => Promise<boolean> } = {},
   ): Promise<LabCommandOutcome> {
     const cmd = env.data;
     const reader = this.dataSource.manager;
@@ -107,12 +117,19 @@ export class LabOrderService {
       known?.status === 'accepted' && known.lisOrderId !== null
         ? known.lisOrderId
         : undefined;
-    if (live !== undefined)
-      await this.lis.cancelOrder({
-        idempotencyKey: cmd.commandId,
-        orderId: cmd.orderId,
-        lisOrderId: live,
-      });
+    if (live !== undefined) {
+      try {
+        await this.lis.cancelOrder({
+          idempotencyKey: cmd.commandId,
+          orderId: cmd.orderId,
+          lisOrderId: live,
+        });
+      } catch (err) {
+        if (!isAppError(err)) throw err;
+        if (err.retryable && !(isFinal ? await isFinal(err) : lastAttempt)) throw err;
+        return this.cancelFailed(env, consumer, describeError(err).code);
+      }
+    }
     const outcome = await runInTransaction(this.dataSource, async (manager) => {
       if (!(await claimInbox(manager, consumer, env.idempotencyKey)))
         return 'duplicate';
@@ -145,6 +162,30 @@ export class LabOrderService {
         'lab order cancel answered',
       );
     }
+    return outcome;
+  }
+
+  private async cancelFailed(
+    env: Envelope<LabCancelOrderV1>,
+    consumer: string,
+    reasonCode: string,
+  ): Promise<LabCommandOutcome> {
+    const { orderId, sagaId, commandId } = env.data;
+    const outcome = await runInTransaction(this.dataSource, async (manager) => {
+      if (!(await claimInbox(manager, consumer, env.idempotencyKey)))
+        return 'duplicate';
+      const data: LabCancelFailedV1 = { orderId, sagaId, commandId, reasonCode };
+      await addToOutbox(
+        manager,
+        reply(env, { type: SUBJECTS.clinical.labCancelFailed, data }),
+      );
+      return 'cancel-failed';
+    });
+    if (outcome !== 'duplicate')
+      this.logger.warn(
+        { orderId, commandId, code: reasonCode },
+        'lab order cancel failed for good',
+      );
     return outcome;
   }
 

@@ -7,6 +7,7 @@ import { Counter } from 'prom-client';
 
 import type { LabAcceptOrderV1, Priority } from '@lifeline/contracts';
 import type { AppError } from '@lifeline/errors';
+import type { DownstreamGuard } from '@lifeline/messaging';
 import {
   ATTR,
   SpanKind,
@@ -29,6 +30,11 @@ export interface LisClientOptions {
   /** e.g. http://127.0.0.1:3100/lis, without a trailing slash. */
   baseUrl: string;
   timeoutMs: number;
+  /**
+   * Breaker, rate limit and concurrency cap for the LIS; absent = unguarded. A refusal throws a
+   * retryable DOWNSTREAM_CIRCUIT_OPEN / DOWNSTREAM_RATE_LIMITED that does not spend attempts.
+   */
+  guard?: DownstreamGuard;
 }
 
 export interface PlaceLisOrder {
@@ -62,7 +68,23 @@ export class LisClient {
     @Inject(LIS_CLIENT_OPTIONS) private readonly options: LisClientOptions,
   ) {}
 
-  async placeOrder(order: PlaceLisOrder): Promise<LisPlacement> {
+  placeOrder(order: PlaceLisOrder): Promise<LisPlacement> {
+    return this.guarded(() => this.placeOrderOnce(order));
+  }
+
+  cancelOrder(params: {
+    idempotencyKey: string;
+    orderId: string;
+    lisOrderId: string;
+  }): Promise<void> {
+    return this.guarded(() => this.cancelOrderOnce(params));
+  }
+
+  private guarded<T>(call: () => Promise<T>): Promise<T> {
+    return this.options.guard ? this.options.guard.run(call) : call();
+  }
+
+  private async placeOrderOnce(order: PlaceLisOrder): Promise<LisPlacement> {
     const { idempotencyKey, orderId, placerOrderNumber, tests, priority } =
       order;
     // Built field by field: the body must be identical on every retry (the LIS compares it per key)
@@ -86,7 +108,7 @@ export class LisClient {
     return outcome;
   }
 
-  async cancelOrder(params: {
+  private async cancelOrderOnce(params: {
     idempotencyKey: string;
     orderId: string;
     lisOrderId: string;

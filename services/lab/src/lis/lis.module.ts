@@ -1,5 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 
+import { createDownstreamGuard } from '@lifeline/messaging';
+
+import type { LabConfig } from '../config/lab.config.js';
 import {
   LIS_CLIENT_OPTIONS,
   LisClient,
@@ -9,7 +12,13 @@ import {
 /** The LIS adapter, global: every feature that talks to the LIS shares one configured client. */
 @Module({})
 export class LisModule {
-  static forRoot(options: LisClientOptions): DynamicModule {
+  static forRoot(config: LabConfig['lis']): DynamicModule {
+    // One guard per process and destination: the breaker must see every call to the LIS.
+    const options: LisClientOptions = {
+      baseUrl: config.baseUrl,
+      timeoutMs: config.timeoutMs,
+      guard: createDownstreamGuard('lis', config.protection),
+    };
     return {
       module: LisModule,
       global: true,

@@ -22,7 +22,18 @@ export interface SimFault {
   status?: number;
   delayMs?: number;
   count?: number;
+  /** The fault applies for this long (ms), then the target is healthy again. */
+  untilMs?: number;
   pathPrefix?: string;
+}
+
+/** Counters of /_sim/stats: every request that reached the target, failed by a fault or not. */
+export interface SimTargetStats {
+  received: number;
+  effects: number;
+  replays: number;
+  failuresInjected: number;
+  delayed: number;
 }
 
 export interface SimEffects {
@@ -51,6 +62,8 @@ export interface ExternalSim {
   addFault(fault: SimFault): Promise<void>;
   effects(target: SimTarget): Promise<SimEffects>;
   requests(target: SimTarget): Promise<SimRequest[]>;
+  stats(): Promise<Record<SimTarget, SimTargetStats>>;
+  clearFaults(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -118,6 +131,8 @@ export async function startExternalSim(): Promise<ExternalSim> {
     effects: (target) => control<SimEffects>('GET', `/_sim/effects/${target}`),
     requests: (target) =>
       control<SimRequest[]>('GET', `/_sim/requests?target=${target}`),
+    stats: () => control<Record<SimTarget, SimTargetStats>>('GET', '/_sim/stats'),
+    clearFaults: async () => void (await control('DELETE', '/_sim/faults')),
     stop: () => stopChild(child),
   };
 }

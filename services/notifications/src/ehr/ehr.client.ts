@@ -13,6 +13,7 @@ import {
   injectTraceContext,
   registry,
 } from '@lifeline/observability';
+import type { DownstreamGuard } from '@lifeline/messaging';
 
 import { ehrError } from './ehr.errors.js';
 import {
@@ -26,6 +27,11 @@ export interface EhrClientOptions {
   /** e.g. http://127.0.0.1:3100/ehr, without a trailing slash. */
   baseUrl: string;
   timeoutMs: number;
+  /**
+   * Breaker, rate limit and concurrency cap for the EHR inbox; absent = unguarded. A refusal throws
+   * a retryable DOWNSTREAM_CIRCUIT_OPEN / DOWNSTREAM_RATE_LIMITED that does not spend attempts.
+   */
+  guard?: DownstreamGuard;
 }
 
 export interface EhrInboxMessage {
@@ -56,7 +62,14 @@ export class EhrClient {
     @Inject(EHR_CLIENT_OPTIONS) private readonly options: EhrClientOptions,
   ) {}
 
-  async deliverMessage(
+  deliverMessage(message: EhrInboxMessage): Promise<{ messageId: string }> {
+    const { guard } = this.options;
+    return guard
+      ? guard.run(() => this.deliverOnce(message))
+      : this.deliverOnce(message);
+  }
+
+  private async deliverOnce(
     message: EhrInboxMessage,
   ): Promise<{ messageId: string }> {
     const { notificationId, kind, orderId, patientKey, critical } = message;

@@ -11,8 +11,24 @@ export interface StoredSaga {
   version: number;
   deadlineAt: string | null;
   deadlineKind: string | null;
+  /** Keyed hash of the patient (never the identifier): the inspector's patient filter. */
+  patientKey: string | null;
+  /** Why a human must look (needs-attention, billing failed); null when nothing is wrong. */
+  attention: unknown;
   createdAt: string;
   updatedAt: string;
+}
+
+/** Inspector filters; all optional and combined with AND. */
+export interface SagaListFilter {
+  status?: string;
+  orderId?: string;
+  patientKey?: string;
+  /** Only sagas created at least this many seconds ago. */
+  minAgeSeconds?: number;
+  /** Only sagas not yet in one of these statuses (in flight). */
+  excludeStatuses?: string[];
+  limit: number;
 }
 
 export type SagaSummary = Omit<StoredSaga, 'state' | 'deadlineKind'>;
@@ -53,6 +69,8 @@ interface InstanceRow {
   version: number;
   deadline_at: Date | null;
   deadline_kind: string | null;
+  patient_key: string | null;
+  attention: unknown;
   created_at: Date;
   updated_at: Date;
 }
@@ -71,8 +89,9 @@ interface HistoryRow {
   at: Date;
 }
 
-const INSTANCE_COLUMNS = 'saga_id, saga_type, order_id, status, state, version, deadline_at, deadline_kind, created_at, updated_at';
-const SUMMARY_COLUMNS = 'saga_id, saga_type, order_id, status, version, deadline_at, created_at, updated_at';
+const INSTANCE_COLUMNS =
+  'saga_id, saga_type, order_id, status, state, version, deadline_at, deadline_kind, patient_key, attention, created_at, updated_at';
+const SUMMARY_COLUMNS = 'saga_id, saga_type, order_id, status, version, deadline_at, patient_key, attention, created_at, updated_at';
 
 function toStored(r: InstanceRow): StoredSaga {
   return { ...toSummary(r), state: r.state, deadlineKind: r.deadline_kind };
@@ -86,6 +105,8 @@ function toSummary(r: Omit<InstanceRow, 'state' | 'deadline_kind'>): SagaSummary
     status: r.status,
     version: r.version,
     deadlineAt: r.deadline_at?.toISOString() ?? null,
+    patientKey: r.patient_key,
+    attention: r.attention ?? null,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
   };
@@ -125,14 +146,33 @@ export class SagaInstanceRepository {
   /** Inserts a new saga at version 1; false when another transaction created it first. */
   async insert(
     manager: EntityManager,
-    saga: { sagaId: string; sagaType: string; orderId: string; status: string; state: unknown; deadline: DeadlineChange },
+    saga: {
+      sagaId: string;
+      sagaType: string;
+      orderId: string;
+      status: string;
+      state: unknown;
+      deadline: DeadlineChange;
+      patientKey?: string | null;
+      attention?: unknown;
+    },
   ): Promise<boolean> {
     // ON CONFLICT waits for a concurrent inserter of the same key, then does nothing if it committed.
     const rows: unknown[] = await manager.query(
-      `INSERT INTO saga_instances (saga_id, saga_type, order_id, status, state, version, deadline_at, deadline_kind)
-       VALUES ($1, $2, $3, $4, $5::jsonb, 1, $6, $7)
+      `INSERT INTO saga_instances (saga_id, saga_type, order_id, status, state, version, deadline_at, deadline_kind, patient_key, attention)
+       VALUES ($1, $2, $3, $4, $5::jsonb, 1, $6, $7, $8, $9::jsonb)
        ON CONFLICT (saga_id) DO NOTHING RETURNING 1 AS inserted`,
-      [saga.sagaId, saga.sagaType, saga.orderId, saga.status, JSON.stringify(saga.state), saga.deadline?.at ?? null, saga.deadline?.kind ?? null],
+      [
+        saga.sagaId,
+        saga.sagaType,
+        saga.orderId,
+        saga.status,
+        JSON.stringify(saga.state),
+        saga.deadline?.at ?? null,
+        saga.deadline?.kind ?? null,
+        saga.patientKey ?? null,
+        saga.attention === undefined || saga.attention === null ? null : JSON.stringify(saga.attention),
+      ],
     );
     return rows.length === 1;
   }
@@ -140,19 +180,21 @@ export class SagaInstanceRepository {
   /** Writes the next version; false when the row is no longer at `expectedVersion`. */
   async update(
     manager: EntityManager,
-    saga: { sagaId: string; expectedVersion: number; status: string; state: unknown; deadline: DeadlineChange },
+    saga: { sagaId: string; expectedVersion: number; status: string; state: unknown; deadline: DeadlineChange; attention?: unknown },
   ): Promise<boolean> {
     const { deadline } = saga;
+    const attention = saga.attention === undefined || saga.attention === null ? null : JSON.stringify(saga.attention);
     // Wrapped in a CTE so the driver returns plain rows (a bare UPDATE yields [rows, rowCount]).
     const rows: unknown[] = await manager.query(
       `WITH updated AS (
          UPDATE saga_instances SET status = $3, state = $4::jsonb, version = version + 1, updated_at = now(),
            deadline_at = CASE WHEN $5::boolean THEN $6::timestamptz ELSE deadline_at END,
-           deadline_kind = CASE WHEN $5::boolean THEN $7::text ELSE deadline_kind END
+           deadline_kind = CASE WHEN $5::boolean THEN $7::text ELSE deadline_kind END,
+           attention = $8::jsonb
          WHERE saga_id = $1 AND version = $2
          RETURNING version)
        SELECT version FROM updated`,
-      [saga.sagaId, saga.expectedVersion, saga.status, JSON.stringify(saga.state), deadline !== undefined, deadline?.at ?? null, deadline?.kind ?? null],
+      [saga.sagaId, saga.expectedVersion, saga.status, JSON.stringify(saga.state), deadline !== undefined, deadline?.at ?? null, deadline?.kind ?? null, attention],
     );
     return rows.length === 1;
   }
@@ -183,14 +225,26 @@ export class SagaInstanceRepository {
     return rows[0] ? toSummary(rows[0]) : undefined;
   }
 
-  async list(manager: EntityManager, filter: { status?: string; orderId?: string; limit: number }): Promise<SagaSummary[]> {
+  async list(manager: EntityManager, filter: SagaListFilter): Promise<SagaSummary[]> {
     const rows: InstanceRow[] = await manager.query(
       `SELECT ${SUMMARY_COLUMNS} FROM saga_instances
        WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR order_id = $2)
-       ORDER BY updated_at DESC, saga_id LIMIT $3`,
-      [filter.status ?? null, filter.orderId ?? null, filter.limit],
+         AND ($3::text IS NULL OR patient_key = $3)
+         AND ($4::float8 IS NULL OR created_at <= now() - make_interval(secs => $4))
+         AND ($5::text[] IS NULL OR NOT (status = ANY($5)))
+       ORDER BY updated_at DESC, saga_id LIMIT $6`,
+      [filter.status ?? null, filter.orderId ?? null, filter.patientKey ?? null, filter.minAgeSeconds ?? null, filter.excludeStatuses ?? null, filter.limit],
     );
     return rows.map(toSummary);
+  }
+
+  /** Age in seconds of the oldest saga not in one of `settled` (0 when none is in flight). */
+  async oldestInFlightSeconds(manager: EntityManager, settled: readonly string[]): Promise<number> {
+    const rows: Array<{ age: number | null }> = await manager.query(
+      'SELECT EXTRACT(EPOCH FROM now() - min(created_at))::float8 AS age FROM saga_instances WHERE NOT (status = ANY($1))',
+      [settled],
+    );
+    return rows[0]?.age ?? 0;
   }
 
   async history(manager: EntityManager, sagaId: string): Promise<SagaHistoryRecord[]> {

@@ -7,7 +7,10 @@ import { SagaService, type SagaDetail } from './saga.service.js';
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 500;
 
-/** Read API: saga instances, their transition history and counts per status. */
+/**
+ * Saga inspector (read-only): instances filtered by status, order, patient key, age and in-flight;
+ * one saga's history (every transition with its cause message, time and trace id); counts per status.
+ */
 @Controller('sagas')
 export class SagaController {
   constructor(private readonly sagas: SagaService) {}
@@ -16,16 +19,28 @@ export class SagaController {
   async list(
     @Query('status') status?: string,
     @Query('orderId') orderId?: string,
+    @Query('patientKey') patientKey?: string,
+    @Query('olderThanSeconds') olderThanSeconds?: string,
+    @Query('inFlight') inFlight?: string,
     @Query('limit') limit?: string,
   ): Promise<{ sagas: SagaSummary[] }> {
-    return { sagas: await this.sagas.list({ status: status || undefined, orderId: orderId || undefined, limit: parseLimit(limit) }) };
+    const sagas = await this.sagas.list({
+      status: status || undefined,
+      orderId: orderId || undefined,
+      patientKey: patientKey || undefined,
+      minAgeSeconds: parseAge(olderThanSeconds),
+      inFlight: inFlight === 'true',
+      limit: parseLimit(limit),
+    });
+    return { sagas };
   }
 
   // Declared before ':sagaId' so that 'stats' is not taken for a saga id.
   @Get('stats')
-  async stats(): Promise<{ counts: Record<string, number>; total: number }> {
+  async stats(): Promise<{ counts: Record<string, number>; total: number; oldestInFlightSeconds: number }> {
     const counts = await this.sagas.countByStatus();
-    return { counts, total: Object.values(counts).reduce((a, b) => a + b, 0) };
+    const oldestInFlightSeconds = await this.sagas.oldestInFlightSeconds();
+    return { counts, total: Object.values(counts).reduce((a, b) => a + b, 0), oldestInFlightSeconds };
   }
 
   @Get(':sagaId')
@@ -41,4 +56,11 @@ function parseLimit(raw: string | undefined): number {
   const limit = Number(raw);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw sagaError('SAGA_QUERY_INVALID', { limit: raw.slice(0, 16) });
   return limit;
+}
+
+function parseAge(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const age = Number(raw);
+  if (!Number.isFinite(age) || age < 0) throw sagaError('SAGA_QUERY_INVALID', { olderThanSeconds: raw.slice(0, 16) });
+  return age;
 }

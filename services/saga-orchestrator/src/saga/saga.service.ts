@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 
-import { SagaInstanceRepository, type SagaHistoryRecord, type SagaSummary } from './saga-instance.repository.js';
+import { SagaInstanceRepository, type SagaHistoryRecord, type SagaListFilter, type SagaSummary } from './saga-instance.repository.js';
+import { SETTLED_STATUSES } from './saga-metrics.service.js';
 
 export interface SagaDetail {
   saga: SagaSummary;
@@ -23,8 +24,13 @@ export class SagaService {
     return { saga, history: await this.repository.history(manager, sagaId) };
   }
 
-  async list(filter: { status?: string; orderId?: string; limit: number }): Promise<SagaSummary[]> {
-    return this.repository.list(this.dataSource.manager, filter);
+  async list(filter: Omit<SagaListFilter, 'excludeStatuses'> & { inFlight?: boolean }): Promise<SagaSummary[]> {
+    const { inFlight, ...rest } = filter;
+    return this.repository.list(this.dataSource.manager, { ...rest, excludeStatuses: inFlight === true ? [...SETTLED_STATUSES] : undefined });
+  }
+
+  async oldestInFlightSeconds(): Promise<number> {
+    return this.repository.oldestInFlightSeconds(this.dataSource.manager, SETTLED_STATUSES);
   }
 
   async countByStatus(): Promise<Record<string, number>> {

@@ -63,6 +63,26 @@ export const input = {
     messageId: `m-lab-cancelled-${commandId}`,
     data: { orderId, sagaId, commandId, lisOrderId: 'LIS-1' },
   }),
+  labCancelFailed: (commandId: string, reasonCode = 'LIS_REJECTED'): SagaInput => ({
+    type: 'LabCancelFailed',
+    messageId: `m-lab-cancel-failed-${commandId}`,
+    data: { orderId, sagaId, commandId, reasonCode },
+  }),
+  charged: (commandId: string, chargeId = 'CHG-1'): SagaInput => ({
+    type: 'ChargeCreated',
+    messageId: `m-charged-${commandId}`,
+    data: { orderId, sagaId, commandId, chargeId },
+  }),
+  voided: (commandId: string, chargeId = 'CHG-1'): SagaInput => ({
+    type: 'ChargeVoided',
+    messageId: `m-voided-${commandId}`,
+    data: { orderId, sagaId, commandId, chargeId },
+  }),
+  chargeFailed: (commandId: string, operation: 'create' | 'void' = 'create', reasonCode = 'BILLING_REJECTED'): SagaInput => ({
+    type: 'ChargeFailed',
+    messageId: `m-charge-failed-${commandId}`,
+    data: { orderId, sagaId, commandId, operation, reasonCode },
+  }),
   deadlineExpired: (): SagaInput => ({
     type: 'DeadlineExpired',
     messageId: 'm-deadline',
@@ -88,6 +108,16 @@ export const cmd = {
     subject: SUBJECTS.commands.labCancelOrder,
     priority: 'routine',
     data: { sagaId, commandId, orderId, reason: 'CA' },
+  }),
+  charge: (commandId: string): SagaCommand => ({
+    subject: SUBJECTS.commands.billingCreateCharge,
+    priority: 'routine',
+    data: { sagaId, commandId, orderId, patientKey: patient.key, items: [{ code: '2345-7', quantity: 1 }] },
+  }),
+  voidCharge: (commandId: string, chargeId = 'CHG-1'): SagaCommand => ({
+    subject: SUBJECTS.commands.billingVoidCharge,
+    priority: 'routine',
+    data: { sagaId, commandId, orderId, chargeId, reason: 'CA' },
   }),
   notify: ({ commandId, kind, resultId, critical = false, priority = 'routine' }: NotifyExpectation): SagaCommand => ({
     subject: SUBJECTS.commands.notifyClinician,

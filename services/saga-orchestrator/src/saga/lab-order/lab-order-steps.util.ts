@@ -45,9 +45,26 @@ function compensationCommand(state: SagaState, { compensation, commandId }: { co
         priority: state.priority,
         data: { sagaId: state.sagaId, commandId, orderId: state.orderId, reason: state.cancelReason },
       };
+    case 'void-charge':
+      return {
+        subject: SUBJECTS.commands.billingVoidCharge,
+        priority: state.priority,
+        data: { sagaId: state.sagaId, commandId, orderId: state.orderId, chargeId: compensation.chargeId, reason: state.cancelReason },
+      };
     default:
-      return assertUnreachable(compensation.kind);
+      return assertUnreachable(compensation);
   }
+}
+
+/** One line per ordered test: billing prices by code, the saga never sends amounts. */
+export function createChargeCommand(state: SagaState, commandId: string): SagaCommand {
+  const { sagaId, orderId, patient, tests } = state;
+  return {
+    subject: SUBJECTS.commands.billingCreateCharge,
+    // Billing is never urgent: it stays in the routine lane even for stat orders.
+    priority: 'routine',
+    data: { sagaId, commandId, orderId, patientKey: patient.key, items: tests.map((t) => ({ code: t.code, quantity: 1 })) },
+  };
 }
 
 export interface Notice {
@@ -111,6 +128,10 @@ export function startSaga(input: SagaInput, ctx: SagaContext): SagaTransition {
     case 'ResultRecorded':
     case 'NotificationDelivered':
     case 'LabCancelled':
+    case 'LabCancelFailed':
+    case 'ChargeCreated':
+    case 'ChargeVoided':
+    case 'ChargeFailed':
     case 'DeadlineExpired':
       throw labOrderSagaError('SAGA_NOT_FOUND', { input: input.type });
     default:
@@ -188,7 +209,14 @@ export function compensateNext(state: SagaState, ctx: SagaContext): SagaTransiti
 }
 
 export function finishCancelled(state: SagaState, ctx: SagaContext): SagaTransition {
-  const cancelled: SagaState = { ...state, status: 'cancelled', awaiting: undefined, pendingResult: undefined };
+  const failures = (state.failedCompensations ?? []).map((f) => ({ step: f.kind, code: f.code }));
+  // The orderer is told and the order closes as cancelled either way; a failed undo keeps the saga
+  // in needs-attention with its reason, so it is never reported as cleanly cancelled.
+  const closed: SagaState = { ...state, awaiting: undefined, pendingResult: undefined };
+  const cancelled: SagaState =
+    failures.length === 0
+      ? { ...closed, status: 'cancelled' }
+      : { ...closed, status: 'needs-attention', attention: { reason: 'compensation-failed', failures } };
   const notice = notifyCommand(cancelled, { commandId: ctx.newId(), kind: 'order-cancelled', critical: false });
   return { state: cancelled, commands: [notice], events: [cancelledEvent(cancelled, ctx.now)], deadline: null };
 }

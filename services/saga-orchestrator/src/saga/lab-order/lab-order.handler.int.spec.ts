@@ -126,12 +126,20 @@ describe('saga-orchestrator over JetStream and HTTP (real nats-server + PostgreS
 
     const list = await getJson<{ sagas: SagaSummary[] }>(`/sagas?orderId=${encodeURIComponent(orderId)}&status=awaiting-result`);
     expect(list.body.sagas.map((s) => s.sagaId)).toEqual([orderId]);
-    const stats = await getJson<{ counts: Record<string, number>; total: number }>('/sagas/stats');
-    expect(stats.body).toEqual({ counts: { 'awaiting-result': 1 }, total: 1 });
+    const patientKey = overdue.saga.patientKey ?? '';
+    expect(patientKey).not.toBe('');
+    const byPatient = await getJson<{ sagas: SagaSummary[] }>(`/sagas?patientKey=${encodeURIComponent(patientKey)}&inFlight=true&olderThanSeconds=0`);
+    expect(byPatient.body.sagas.map((s) => s.sagaId)).toEqual([orderId]);
+    const tooYoung = await getJson<{ sagas: SagaSummary[] }>('/sagas?olderThanSeconds=86400');
+    expect(tooYoung.body.sagas).toEqual([]);
+    const stats = await getJson<{ counts: Record<string, number>; total: number; oldestInFlightSeconds: number }>('/sagas/stats');
+    expect(stats.body).toMatchObject({ counts: { 'awaiting-result': 1 }, total: 1 });
+    expect(stats.body.oldestInFlightSeconds).toBeGreaterThanOrEqual(0);
   });
 
   it('answers 404 for an unknown saga and 400 for a bad limit', async () => {
     expect((await getJson('/sagas/no-such-saga')).status).toBe(404);
     expect((await getJson('/sagas?limit=abc')).status).toBe(400);
+    expect((await getJson('/sagas?olderThanSeconds=-1')).status).toBe(400);
   });
 });

@@ -3,7 +3,11 @@ import { Ctx, Payload } from '@nestjs/microservices';
 
 import {
   SUBJECTS,
+  type BillingChargeCreatedV1,
+  type BillingChargeFailedV1,
+  type BillingChargeVoidedV1,
   type Envelope,
+  type LabCancelFailedV1,
   type LabOrderAcceptedV1,
   type LabOrderCancelledV1,
   type LabOrderRejectedV1,
@@ -49,6 +53,12 @@ export class LabOrderHandler {
     await this.apply(ctx, env, { sagaId: data.sagaId, input: { type: 'NotificationDelivered', messageId: env.id, data } });
   }
 
+  @ConsumeEvent('clinical.billing.>')
+  async onBillingEvent(@Payload() env: Envelope<unknown>, @Ctx() ctx: JetStreamContext): Promise<void> {
+    const routed = billingInput(env);
+    if (routed) await this.apply(ctx, env, routed);
+  }
+
   private async apply(ctx: JetStreamContext, env: Envelope<unknown>, routed: Routed): Promise<void> {
     await this.runner.apply({ ...routed, consumer: ctx.durable, inboxKey: env.idempotencyKey, messageId: env.id });
   }
@@ -75,10 +85,34 @@ function labInput(env: Envelope<unknown>): Routed | undefined {
       const data = env.data as LabOrderCancelledV1;
       return { sagaId: data.sagaId, input: { type: 'LabCancelled', messageId, data } };
     }
+    case SUBJECTS.clinical.labCancelFailed: {
+      const data = env.data as LabCancelFailedV1;
+      return { sagaId: data.sagaId, input: { type: 'LabCancelFailed', messageId, data } };
+    }
     case SUBJECTS.clinical.labResultRecorded: {
       // Results are not replies to a command: they carry no sagaId, only the order id.
       const data = env.data as LabResultRecordedV1;
       return { sagaId: data.orderId, input: { type: 'ResultRecorded', messageId, data } };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function billingInput(env: Envelope<unknown>): Routed | undefined {
+  const messageId = env.id;
+  switch (env.type) {
+    case SUBJECTS.clinical.billingChargeCreated: {
+      const data = env.data as BillingChargeCreatedV1;
+      return { sagaId: data.sagaId, input: { type: 'ChargeCreated', messageId, data } };
+    }
+    case SUBJECTS.clinical.billingChargeVoided: {
+      const data = env.data as BillingChargeVoidedV1;
+      return { sagaId: data.sagaId, input: { type: 'ChargeVoided', messageId, data } };
+    }
+    case SUBJECTS.clinical.billingChargeFailed: {
+      const data = env.data as BillingChargeFailedV1;
+      return { sagaId: data.sagaId, input: { type: 'ChargeFailed', messageId, data } };
     }
     default:
       return undefined;

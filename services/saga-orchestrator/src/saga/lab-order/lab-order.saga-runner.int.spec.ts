@@ -8,7 +8,7 @@ import { createLogger, inSpan, registry } from '@lifeline/observability';
 import { createServiceDataSource, migrateUnderLock } from '@lifeline/outbox';
 import { createTestDatabase, expectEventually, installTestTracing } from '@lifeline/testing';
 
-import { CreateSagaTables1764000000200 } from '../../migrations/1764000000200-saga.migration.js';
+import { SAGA_MIGRATIONS } from '../../database.js';
 import { SagaInstanceRepository } from '../saga-instance.repository.js';
 import { SagaMetricsService } from '../saga-metrics.service.js';
 import { LabOrderSagaRunner, type SagaApplyParams } from './lab-order.saga-runner.js';
@@ -95,6 +95,21 @@ function order(priority: Priority = 'routine') {
       messageId: msg('delivered'),
       data: { orderId, sagaId, commandId, notificationId: `n-${commandId}`, kind, deliveredAt: new Date().toISOString() },
     }),
+    charged: (commandId: string): SagaInput => ({
+      type: 'ChargeCreated',
+      messageId: msg('charged'),
+      data: { orderId, sagaId, commandId, chargeId: 'CHG-1' },
+    }),
+    chargeFailed: (commandId: string, operation: 'create' | 'void' = 'create'): SagaInput => ({
+      type: 'ChargeFailed',
+      messageId: msg('charge-failed'),
+      data: { orderId, sagaId, commandId, operation, reasonCode: 'BILLING_REJECTED' },
+    }),
+    labCancelFailed: (commandId: string): SagaInput => ({
+      type: 'LabCancelFailed',
+      messageId: msg('lab-cancel-failed'),
+      data: { orderId, sagaId, commandId, reasonCode: 'LIS_REJECTED' },
+    }),
   };
 }
 
@@ -141,7 +156,7 @@ describe('LabOrderSagaRunner (real PostgreSQL)', () => {
     installTestTracing();
     const db = await createTestDatabase('saga-runner');
     drop = db.drop;
-    ds = createServiceDataSource({ service: SERVICE, url: db.url, migrations: [CreateSagaTables1764000000200], poolSize: 12 });
+    ds = createServiceDataSource({ service: SERVICE, url: db.url, migrations: SAGA_MIGRATIONS, poolSize: 12 });
     await ds.initialize();
     await migrateUnderLock(ds, SERVICE);
     const repository = new SagaInstanceRepository();
@@ -256,24 +271,33 @@ describe('LabOrderSagaRunner (real PostgreSQL)', () => {
     await apply(o, o.result());
     const notifyId = await lastCommandId(o.sagaId, SUBJECTS.commands.notifyClinician);
     expect(await instance(o.sagaId)).toMatchObject({ status: 'awaiting-notification', deadline_at: null });
-    const delivered = o.delivered(notifyId);
-    await apply(o, delivered);
+    await apply(o, o.delivered(notifyId));
+    expect(await instance(o.sagaId)).toMatchObject({ status: 'awaiting-billing', deadline_at: null });
+    const charged = o.charged(await lastCommandId(o.sagaId, SUBJECTS.commands.billingCreateCharge));
+    await apply(o, charged);
 
-    expect(await instance(o.sagaId)).toMatchObject({ status: 'completed', version: 4, deadline_at: null });
+    expect(await instance(o.sagaId)).toMatchObject({ status: 'completed', version: 5, deadline_at: null });
     const rows = await outbox(o.sagaId);
     expect(rows.map((r) => [r.subject, r.expect_stream])).toEqual([
       [SUBJECTS.commands.labAcceptOrder, 'COMMANDS'],
       [SUBJECTS.commands.notifyClinician, 'COMMANDS'],
+      [SUBJECTS.commands.billingCreateCharge, 'COMMANDS'],
       [SUBJECTS.clinical.workflowLabOrderCompleted, 'CLINICAL'],
     ]);
-    const completed = rows[2]!;
+    const completed = rows[3]!;
     expect(completed.payload).toMatchObject({ orderId: o.orderId, sagaId: o.sagaId });
     expect(completed.headers).toMatchObject({
       'lifeline-correlation-id': o.sagaId,
-      'lifeline-causation-id': delivered.messageId,
+      'lifeline-causation-id': charged.messageId,
       'lifeline-idempotency-key': `saga-orchestrator|${o.sagaId}|${SUBJECTS.clinical.workflowLabOrderCompleted}`,
     });
-    expect((await history(o.sagaId)).map((h) => h.to_status)).toEqual(['awaiting-lab-acceptance', 'awaiting-result', 'awaiting-notification', 'completed']);
+    expect((await history(o.sagaId)).map((h) => h.to_status)).toEqual([
+      'awaiting-lab-acceptance',
+      'awaiting-result',
+      'awaiting-notification',
+      'awaiting-billing',
+      'completed',
+    ]);
   });
 
   it('compensates a cancel after acceptance with a cancel-order command', async () => {
@@ -293,13 +317,14 @@ describe('LabOrderSagaRunner (real PostgreSQL)', () => {
     await apply(o, o.result());
     const notifyId = await lastCommandId(o.sagaId, SUBJECTS.commands.notifyClinician);
     await apply(o, o.delivered(notifyId));
+    await apply(o, o.charged(await lastCommandId(o.sagaId, SUBJECTS.commands.billingCreateCharge)));
     const outboxBefore = (await outbox(o.sagaId)).length;
     const acceptId = await lastCommandId(o.sagaId, SUBJECTS.commands.labAcceptOrder);
 
     await apply(o, o.accepted(acceptId));
 
     expect(await outbox(o.sagaId)).toHaveLength(outboxBefore);
-    expect(await instance(o.sagaId)).toMatchObject({ status: 'completed', version: 5 });
+    expect(await instance(o.sagaId)).toMatchObject({ status: 'completed', version: 6 });
     expect((await history(o.sagaId)).at(-1)).toMatchObject({
       input_type: 'LabAccepted',
       from_status: 'completed',
@@ -308,6 +333,41 @@ describe('LabOrderSagaRunner (real PostgreSQL)', () => {
       commands: [],
       events: [],
     });
+  });
+
+  it('a permanent billing failure persists completed-billing-failed with its reason', async () => {
+    const o = order();
+    await awaitingResult(o);
+    await apply(o, o.result());
+    await apply(o, o.delivered(await lastCommandId(o.sagaId, SUBJECTS.commands.notifyClinician)));
+    await apply(o, o.chargeFailed(await lastCommandId(o.sagaId, SUBJECTS.commands.billingCreateCharge)));
+
+    const rows: Array<{ status: string; attention: unknown; patient_key: string }> = await ds.query(
+      'SELECT status, attention, patient_key FROM saga_instances WHERE saga_id = $1',
+      [o.sagaId],
+    );
+    expect(rows[0]).toEqual({
+      status: 'completed-billing-failed',
+      attention: { reason: 'billing-failed', failures: [{ step: 'create-charge', code: 'BILLING_REJECTED' }] },
+      patient_key: 'pk-0123456789abcdef',
+    });
+    expect((await outbox(o.sagaId)).at(-1)?.subject).toBe(SUBJECTS.clinical.workflowLabOrderCompleted);
+  });
+
+  it('a failed compensation persists needs-attention with the reason; the orderer is still told', async () => {
+    const o = order();
+    await awaitingResult(o);
+    await apply(o, o.cancel());
+    await apply(o, o.labCancelFailed(await lastCommandId(o.sagaId, SUBJECTS.commands.labCancelOrder)));
+
+    const rows: Array<{ status: string; attention: unknown }> = await ds.query('SELECT status, attention FROM saga_instances WHERE saga_id = $1', [o.sagaId]);
+    expect(rows[0]).toEqual({
+      status: 'needs-attention',
+      attention: { reason: 'compensation-failed', failures: [{ step: 'cancel-at-lab', code: 'LIS_REJECTED' }] },
+    });
+    const subjects = (await outbox(o.sagaId)).map((r) => r.subject);
+    expect(subjects.slice(-2)).toEqual([SUBJECTS.commands.notifyClinician, SUBJECTS.clinical.workflowLabOrderCancelled]);
+    expect((await history(o.sagaId)).at(-1)).toMatchObject({ input_type: 'LabCancelFailed', from_status: 'compensating', to_status: 'needs-attention' });
   });
 
   it('starts one saga when two first messages race: the second applies on top of the first', async () => {

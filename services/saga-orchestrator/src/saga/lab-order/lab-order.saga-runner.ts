@@ -1,8 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 
 import { idempotencyKey, newEnvelope, type Priority } from '@lifeline/contracts';
+import { JetStreamPublisher } from '@lifeline/messaging';
 import { currentTraceId } from '@lifeline/observability';
 import { addToOutbox, claimInbox, runInTransaction, type OutboxMessage } from '@lifeline/outbox';
 
@@ -32,12 +33,22 @@ export interface LabOrderSagaRunnerOptions {
    * lock is what prevents lost updates; never set it in the service.
    */
   unsafeSkipRowLock?: boolean;
+  /**
+   * UNSAFE, negative control of the crash test only: publish commands straight to JetStream (fresh
+   * message id, before the commit) instead of through the outbox. A crash or a conflict between the
+   * publish and the commit then duplicates or loses effects. Never set it in production.
+   */
+  unsafePublishCommandsDirectly?: boolean;
 }
 
 /** What one applied input did, counted once its transaction committed. */
 export interface AppliedTransition {
   sagaId: string;
+  /** null: this input started the saga. */
+  fromStatus: string | null;
   toStatus: LabOrderSagaStatus;
+  /** Seconds the saga spent in `fromStatus` (the step just finished), when the status changed. */
+  stepSeconds?: number;
 }
 
 /**
@@ -51,6 +62,8 @@ export class LabOrderSagaRunner {
     private readonly dataSource: DataSource,
     private readonly repository: SagaInstanceRepository,
     @Inject(SAGA_OPTIONS) private readonly options: LabOrderSagaRunnerOptions,
+    // Only the unsafe direct-publish mode uses it; the service always has one (MessagingModule).
+    @Optional() private readonly publisher?: JetStreamPublisher,
   ) {}
 
   async apply(params: SagaApplyParams): Promise<void> {
@@ -74,6 +87,7 @@ export class LabOrderSagaRunner {
 
     // Throws SAGA_NOT_FOUND (retryable) for anything but a start: its placement may be on its way.
     const started = transition(null, input, this.context());
+    await this.unsafePublish(params, started);
     const inserted = await this.repository.insert(manager, {
       sagaId,
       sagaType: SAGA_TYPE,
@@ -81,6 +95,8 @@ export class LabOrderSagaRunner {
       status: started.state.status,
       state: started.state,
       deadline: started.deadline ?? null,
+      patientKey: started.state.patient.key,
+      attention: started.state.attention ?? null,
     });
     if (!inserted) {
       // Two first messages raced and the other committed first: apply ours on top of its state.
@@ -89,7 +105,7 @@ export class LabOrderSagaRunner {
       return this.advance(manager, { current: raced, params });
     }
     await this.record(manager, { params, fromStatus: null, version: 1, result: started });
-    return { sagaId, toStatus: started.state.status };
+    return { sagaId, fromStatus: null, toStatus: started.state.status };
   }
 
   private async advance(manager: EntityManager, { current, params }: { current: StoredSaga; params: SagaApplyParams }): Promise<AppliedTransition> {
@@ -97,16 +113,20 @@ export class LabOrderSagaRunner {
     // Written only by this runner, from SagaState.
     const state = current.state as SagaState;
     const result = transition(state, input, this.context());
+    await this.unsafePublish(params, result);
     const updated = await this.repository.update(manager, {
       sagaId,
       expectedVersion: current.version,
       status: result.state.status,
       state: result.state,
       deadline: deadlineChange(input, result),
+      attention: result.state.attention ?? null,
     });
     if (!updated) throw sagaError('SAGA_VERSION_CONFLICT', { sagaId, version: current.version });
     await this.record(manager, { params, fromStatus: current.status, version: current.version + 1, result });
-    return { sagaId, toStatus: result.state.status };
+    const changed = current.status !== result.state.status;
+    const stepSeconds = changed ? Math.max(0, (Date.now() - Date.parse(current.updatedAt)) / 1000) : undefined;
+    return { sagaId, fromStatus: current.status, toStatus: result.state.status, stepSeconds };
   }
 
   private async record(
@@ -127,17 +147,37 @@ export class LabOrderSagaRunner {
       traceId: currentTraceId() ?? null,
     });
     const patientKey = result.state.patient.key;
-    const commands: OutboxMessage[] = result.commands.map((c) => ({
-      envelope: this.envelope({ id: c.data.commandId, subject: c.subject, data: c.data, businessId: c.data.commandId, sagaId, messageId, patientKey, priority: c.priority }),
-      aggregateId: sagaId,
-      expectStream: 'COMMANDS',
-    }));
     const events: OutboxMessage[] = result.events.map((e) => ({
       envelope: this.envelope({ id: randomUUID(), subject: e.subject, data: e.data, businessId: sagaId, sagaId, messageId, patientKey, priority: result.state.priority }),
       aggregateId: sagaId,
       expectStream: 'CLINICAL',
     }));
+    const commands = this.unsafeDirect() ? [] : this.commandMessages(params, result);
     await addToOutbox(manager, [...commands, ...events]);
+  }
+
+  private commandMessages({ sagaId, messageId }: SagaApplyParams, result: SagaTransition): OutboxMessage[] {
+    const patientKey = result.state.patient.key;
+    return result.commands.map((c) => ({
+      envelope: this.envelope({ id: c.data.commandId, subject: c.subject, data: c.data, businessId: c.data.commandId, sagaId, messageId, patientKey, priority: c.priority }),
+      aggregateId: sagaId,
+      expectStream: 'COMMANDS',
+    }));
+  }
+
+  private unsafeDirect(): boolean {
+    return this.options.unsafePublishCommandsDirectly === true && this.publisher !== undefined;
+  }
+
+  // The negative control's bug on purpose, the naive "publish, then save" order: the publish happens
+  // before any row is written and is not rolled back with the transaction, and a fresh id per attempt
+  // defeats the broker's dedup.
+  private async unsafePublish(params: SagaApplyParams, result: SagaTransition): Promise<void> {
+    const publisher = this.publisher;
+    if (!this.unsafeDirect() || publisher === undefined) return;
+    for (const c of this.commandMessages(params, result)) {
+      await publisher.publishEnvelope({ ...c.envelope, id: randomUUID() }, { expectStream: 'COMMANDS' });
+    }
   }
 
   private envelope(m: {
@@ -176,5 +216,13 @@ function deadlineChange(input: SagaInput, result: SagaTransition): DeadlineChang
 }
 
 export function countTransition(applied: AppliedTransition): void {
-  SAGA_METRICS.transitions.labels(SAGA_TYPE, applied.toStatus).inc();
+  const { fromStatus, toStatus, stepSeconds } = applied;
+  SAGA_METRICS.transitions.labels(SAGA_TYPE, toStatus).inc();
+  if (fromStatus === null) SAGA_METRICS.started.labels(SAGA_TYPE).inc();
+  if (fromStatus === toStatus) return;
+  if (fromStatus !== null && stepSeconds !== undefined) SAGA_METRICS.stepDuration.labels(SAGA_TYPE, fromStatus).observe(stepSeconds);
+  if (toStatus === 'completed' || toStatus === 'completed-billing-failed') SAGA_METRICS.completed.labels(SAGA_TYPE).inc();
+  // A cancel before the placement starts settled and undoes nothing: not a compensation.
+  if (toStatus === 'cancelled' && fromStatus !== null) SAGA_METRICS.compensated.labels(SAGA_TYPE).inc();
+  if (toStatus === 'needs-attention') SAGA_METRICS.needsAttention.labels(SAGA_TYPE).inc();
 }

@@ -1,5 +1,11 @@
 import type {
+  BillingChargeCreatedV1,
+  BillingChargeFailedV1,
+  BillingChargeVoidedV1,
+  BillingCreateChargeV1,
+  BillingVoidChargeV1,
   LabAcceptOrderV1,
+  LabCancelFailedV1,
   LabCancelOrderV1,
   LabOrderAcceptedV1,
   LabOrderCancelledV1,
@@ -22,6 +28,7 @@ import {
   cancelledEvent,
   compensateNext,
   completedEvent,
+  createChargeCommand,
   finishCancelled,
   ignore,
   notifyCommand,
@@ -43,18 +50,29 @@ export type LabOrderSagaStatus =
   | 'awaiting-lab-acceptance'
   | 'awaiting-result'
   | 'awaiting-notification'
+  | 'awaiting-billing'
   | 'completed'
+  /** Clinically complete (clinician notified), but billing refused the charge: someone must bill by hand. */
+  | 'completed-billing-failed'
   | 'compensating'
   | 'cancelled'
-  | 'rejected';
+  | 'rejected'
+  /** A compensation failed after its retry budget: persisted with its reason, never silently closed. */
+  | 'needs-attention';
 
-export type Compensation = { kind: 'cancel-at-lab'; lisOrderId: string };
+export type Compensation = { kind: 'cancel-at-lab'; lisOrderId: string } | { kind: 'void-charge'; chargeId: string };
 export type CompensationKind = Compensation['kind'];
 
 /** The one reply the saga waits for; any other reply is stale. */
 export interface Awaiting {
   commandId: string;
-  kind: 'accept-order' | 'notify-result' | CompensationKind;
+  kind: 'accept-order' | 'notify-result' | 'create-charge' | CompensationKind;
+}
+
+/** Why a saga needs a human: the step that failed and the error code it reported. */
+export interface Attention {
+  reason: 'compensation-failed' | 'billing-failed';
+  failures: { step: CompensationKind | 'create-charge'; code: string }[];
 }
 
 export interface SagaState {
@@ -81,6 +99,10 @@ export interface SagaState {
   cancelRequested: boolean;
   cancelReason?: string;
   overdueNotified: boolean;
+  chargeId?: string;
+  /** Compensations whose undo failed for good; the saga ends in needs-attention if any. */
+  failedCompensations?: { kind: CompensationKind; code: string }[];
+  attention?: Attention;
 }
 
 // ---- inputs and outputs -------------------------------------------------------------------
@@ -95,19 +117,30 @@ export type SagaInput =
   | In<'ResultRecorded', LabResultRecordedV1>
   | In<'NotificationDelivered', NotificationDeliveredV1>
   | In<'LabCancelled', LabOrderCancelledV1>
+  | In<'LabCancelFailed', LabCancelFailedV1>
+  | In<'ChargeCreated', BillingChargeCreatedV1>
+  | In<'ChargeVoided', BillingChargeVoidedV1>
+  | In<'ChargeFailed', BillingChargeFailedV1>
   | In<'DeadlineExpired', { kind: 'result-due'; at: string }>;
 
 export interface SagaContext {
   now: string;
   newId: () => string;
-  deadlines: { routineResultMs: number; statResultMs: number };
+  deadlines: {
+    routineResultMs: number;
+    statResultMs: number;
+    /** On an overdue result: tell the clinician and keep waiting (default), or also cancel the order. */
+    onOverdue?: 'escalate' | 'cancel';
+  };
 }
 
 type Commands = typeof SUBJECTS.commands;
 export type SagaCommand =
   | { subject: Commands['labAcceptOrder']; data: LabAcceptOrderV1; priority: Priority }
   | { subject: Commands['labCancelOrder']; data: LabCancelOrderV1; priority: Priority }
-  | { subject: Commands['notifyClinician']; data: NotifyClinicianV1; priority: Priority };
+  | { subject: Commands['notifyClinician']; data: NotifyClinicianV1; priority: Priority }
+  | { subject: Commands['billingCreateCharge']; data: BillingCreateChargeV1; priority: Priority }
+  | { subject: Commands['billingVoidCharge']; data: BillingVoidChargeV1; priority: Priority };
 
 type Clinical = typeof SUBJECTS.clinical;
 export type SagaOutcomeEvent =
@@ -143,7 +176,10 @@ export interface SagaTransition {
 }
 
 export const isTerminal = (status: LabOrderSagaStatus): boolean =>
-  status === 'completed' || status === 'cancelled' || status === 'rejected';
+  status === 'completed' || status === 'completed-billing-failed' || status === 'cancelled' || status === 'rejected';
+
+/** Settled: nothing more will happen without a new input or a human (needs-attention). */
+export const isSettled = (status: LabOrderSagaStatus): boolean => isTerminal(status) || status === 'needs-attention';
 
 // ---- transition ---------------------------------------------------------------------------
 
@@ -170,6 +206,14 @@ export function transition(state: SagaState | null, input: SagaInput, ctx: SagaC
       return onNotificationDelivered({ state, data: input.data, ctx });
     case 'LabCancelled':
       return onLabCancelled({ state, data: input.data, ctx });
+    case 'LabCancelFailed':
+      return onCompensationFailed({ state, kind: 'cancel-at-lab', data: input.data, ctx });
+    case 'ChargeCreated':
+      return onChargeCreated({ state, data: input.data, ctx });
+    case 'ChargeVoided':
+      return onCompensationDone({ state, kind: 'void-charge', commandId: input.data.commandId, ctx });
+    case 'ChargeFailed':
+      return onChargeFailed({ state, data: input.data, ctx });
     case 'DeadlineExpired':
       return onDeadlineExpired({ state, data: input.data, ctx });
     default:
@@ -195,10 +239,15 @@ function onCancelRequested({ state, data, ctx }: Step<OrderCancelRequestedV1>): 
     case 'awaiting-result':
     case 'awaiting-notification':
       return compensateNext(cancelling, ctx);
+    case 'awaiting-billing':
+      // The charge may be posted already: wait for billing's answer, then void it (onChargeCreated).
+      return state.cancelRequested ? ignore(state, 'duplicate') : { state: cancelling, commands: [], events: [] };
     case 'completed':
+    case 'completed-billing-failed':
       return ignore(state, 'too-late');
     case 'compensating':
     case 'cancelled':
+    case 'needs-attention':
       return ignore(state, 'duplicate');
     case 'rejected':
       return ignore(state, 'already-rejected');
@@ -260,14 +309,18 @@ function onResultRecorded({ state, data, ctx }: Step<LabResultRecordedV1>): Saga
     case 'awaiting-result':
     case 'awaiting-notification':
       return notifyResult({ state: seen, result: { resultId, critical }, ctx });
-    case 'completed': {
-      // Amended (or additional) results after completion re-notify; the saga stays completed.
+    case 'awaiting-billing':
+    case 'completed':
+    case 'completed-billing-failed': {
+      // Amended (or additional) results after the clinician was told re-notify, never re-bill; the
+      // saga keeps its status (and awaits the charge it already asked for).
       const notice = resultNotice(seen, { resultId, critical, commandId: ctx.newId() });
       return { state: seen, commands: [notice], events: [] };
     }
     case 'compensating':
     case 'cancelled':
     case 'rejected':
+    case 'needs-attention':
       // A lost critical result is a patient-safety event, even on a closed order.
       return withCriticalNotice({ base: ignore(seen, 'order-closed'), result: { resultId, critical }, ctx });
     default:
@@ -282,13 +335,48 @@ function onNotificationDelivered({ state, data, ctx }: Step<NotificationDelivere
   // Overdue, rejection and cancel notices are acknowledged but never complete the order.
   if (!isResultNotice) return ignore(state, 'informational-notification');
   if (!awaits(state, 'notify-result', data.commandId)) return ignore(state, 'stale-reply');
-  const completed: SagaState = { ...state, status: 'completed', awaiting: undefined };
+  // The clinical part is done; billing is the last step and completion waits for its answer.
+  const charge = createChargeCommand(state, ctx.newId());
+  const awaiting: Awaiting = { commandId: charge.data.commandId, kind: 'create-charge' };
+  return { state: { ...state, status: 'awaiting-billing', awaiting }, commands: [charge], events: [], deadline: null };
+}
+
+function onChargeCreated({ state, data, ctx }: Step<BillingChargeCreatedV1>): SagaTransition {
+  if (!awaits(state, 'create-charge', data.commandId)) return ignore(state, 'stale-reply');
+  const charged: SagaState = {
+    ...state,
+    awaiting: undefined,
+    chargeId: data.chargeId,
+    compensations: [...state.compensations, { kind: 'void-charge', chargeId: data.chargeId }],
+  };
+  // A cancel arrived while the charge was on its way: undo in reverse, the charge first.
+  if (charged.cancelRequested) return compensateNext(charged, ctx);
+  const completed: SagaState = { ...charged, status: 'completed' };
   return { state: completed, commands: [], events: [completedEvent(completed, ctx.now)], deadline: null };
 }
 
+function onChargeFailed({ state, data, ctx }: Step<BillingChargeFailedV1>): SagaTransition {
+  if (data.operation === 'void') return onCompensationFailed({ state, kind: 'void-charge', data, ctx });
+  if (!awaits(state, 'create-charge', data.commandId)) return ignore(state, 'stale-reply');
+  const settled: SagaState = { ...state, awaiting: undefined };
+  // Nothing was charged, so nothing to void; the rest of the stack still has to be undone.
+  if (settled.cancelRequested) return compensateNext(settled, ctx);
+  // Billing never holds the clinical outcome hostage: the order completes, flagged for manual billing.
+  const attention: Attention = { reason: 'billing-failed', failures: [{ step: 'create-charge', code: data.reasonCode }] };
+  const done: SagaState = { ...settled, status: 'completed-billing-failed', attention };
+  return { state: done, commands: [], events: [completedEvent(done, ctx.now)], deadline: null };
+}
+
 function onLabCancelled({ state, data, ctx }: Step<LabOrderCancelledV1>): SagaTransition {
-  if (state.status !== 'compensating') return ignore(state, state.status === 'cancelled' ? 'duplicate' : 'unexpected-reply');
-  if (!awaits(state, 'cancel-at-lab', data.commandId)) return ignore(state, 'stale-reply');
+  return onCompensationDone({ state, kind: 'cancel-at-lab', commandId: data.commandId, ctx });
+}
+
+const compensationReplyIgnored = (state: SagaState): SagaTransition =>
+  ignore(state, state.status === 'cancelled' || state.status === 'needs-attention' ? 'duplicate' : 'unexpected-reply');
+
+function onCompensationDone({ state, kind, commandId, ctx }: { state: SagaState; kind: CompensationKind; commandId: string | undefined; ctx: SagaContext }): SagaTransition {
+  if (state.status !== 'compensating') return compensationReplyIgnored(state);
+  if (!awaits(state, kind, commandId)) return ignore(state, 'stale-reply');
   const done = state.compensations.at(-1);
   const popped: SagaState = {
     ...state,
@@ -299,6 +387,30 @@ function onLabCancelled({ state, data, ctx }: Step<LabOrderCancelledV1>): SagaTr
   return compensateNext(popped, ctx);
 }
 
+// The service answering a compensation spent its own retry budget (or was refused for good). The
+// failure is recorded, the rest of the stack is still undone, and the saga ends in needs-attention.
+function onCompensationFailed({
+  state,
+  kind,
+  data,
+  ctx,
+}: {
+  state: SagaState;
+  kind: CompensationKind;
+  data: { commandId?: string; reasonCode: string };
+  ctx: SagaContext;
+}): SagaTransition {
+  if (state.status !== 'compensating') return compensationReplyIgnored(state);
+  if (!awaits(state, kind, data.commandId)) return ignore(state, 'stale-reply');
+  const failed: SagaState = {
+    ...state,
+    awaiting: undefined,
+    compensations: state.compensations.slice(0, -1),
+    failedCompensations: [...(state.failedCompensations ?? []), { kind, code: data.reasonCode }],
+  };
+  return compensateNext(failed, ctx);
+}
+
 function onDeadlineExpired({ state, ctx }: Step<{ kind: 'result-due'; at: string }>): SagaTransition {
   // The runner applies inputs one at a time on a versioned row, so a deadline that raced a reply
   // lands here after the reply moved the saga on.
@@ -306,6 +418,11 @@ function onDeadlineExpired({ state, ctx }: Step<{ kind: 'result-due'; at: string
   if (state.overdueNotified) return ignore(state, 'overdue-already-notified');
   const overdue: SagaState = { ...state, overdueNotified: true };
   const notice = notifyCommand(overdue, { commandId: ctx.newId(), kind: 'overdue-result', critical: false });
+  if (ctx.deadlines.onOverdue === 'cancel') {
+    // Policy: an overdue order is cancelled like an orderer's cancel, compensations and all.
+    const undo = compensateNext({ ...overdue, cancelRequested: true, cancelReason: 'result-overdue' }, ctx);
+    return { ...undo, commands: [notice, ...undo.commands] };
+  }
   // Keep waiting for the result, without a second deadline: the clinician now knows.
   return { state: overdue, commands: [notice], events: [], deadline: null };
 }

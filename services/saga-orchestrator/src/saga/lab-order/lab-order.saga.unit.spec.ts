@@ -82,7 +82,9 @@ function given(...history: SagaInput[]) {
 }
 
 const { placed, cancel, accepted, labRejected, result, delivered, labCancelled, deadlineExpired } = input;
-const completedFlow = [placed(), accepted('cmd-1'), result(), delivered('cmd-2')];
+const { charged, voided, chargeFailed, labCancelFailed } = input;
+const billingFlow = [placed(), accepted('cmd-1'), result(), delivered('cmd-2')];
+const completedFlow = [...billingFlow, charged('cmd-3')];
 
 // ---- specs ---------------------------------------------------------------------------------
 
@@ -113,11 +115,27 @@ describe(`${SAGA_TYPE} saga`, () => {
       });
     });
 
-    it('completes when that notification is delivered', () => {
+    it('once that notification is delivered asks billing for the charge', () => {
       given(placed(), accepted('cmd-1'), result()).when(delivered('cmd-2')).then({
+        status: 'awaiting-billing',
+        commands: [cmd.charge('cmd-3')],
+        deadline: null,
+        state: { awaiting: { commandId: 'cmd-3', kind: 'create-charge' } },
+      });
+    });
+
+    it('completes when the charge is created, with the void on the stack', () => {
+      given(...billingFlow).when(charged('cmd-3')).then({
         status: 'completed',
         events: [out.completed()],
         deadline: null,
+        state: {
+          chargeId: 'CHG-1',
+          compensations: [
+            { kind: 'cancel-at-lab', lisOrderId: 'LIS-1' },
+            { kind: 'void-charge', chargeId: 'CHG-1' },
+          ],
+        },
       });
     });
   });
@@ -270,6 +288,19 @@ describe(`${SAGA_TYPE} saga`, () => {
       });
     });
 
+    it('with the cancel policy, an overdue result is escalated and the order cancelled at the lab', () => {
+      let n = 0;
+      const ctx = { now: NOW, newId: () => `cmd-${++n}`, deadlines: { ...deadlines, onOverdue: 'cancel' as const } };
+      const waiting = [placed(), accepted('cmd-1')].reduce<SagaState | null>((s, i) => transition(s, i, ctx).state, null);
+      const t = transition(waiting, deadlineExpired(), ctx);
+      expect(t.state).toMatchObject({ status: 'compensating', overdueNotified: true, cancelReason: 'result-overdue' });
+      expect(t.commands.map((c) => [c.subject, c.data.commandId])).toEqual([
+        [cmd.notify({ commandId: 'cmd-2', kind: 'overdue-result' }).subject, 'cmd-2'],
+        [cmd.cancel('cmd-3').subject, 'cmd-3'],
+      ]);
+      expect(t.deadline).toBeNull();
+    });
+
     it('a deadline that lost the race to the result is ignored', () => {
       given(placed(), accepted('cmd-1'), result()).when(deadlineExpired()).thenIgnored('late-deadline');
       given(...completedFlow).when(deadlineExpired()).thenIgnored('late-deadline');
@@ -349,7 +380,7 @@ describe(`${SAGA_TYPE} saga`, () => {
     it('re-notifies an amended (corrected) result after completion and stays completed', () => {
       given(...completedFlow).when(result({ resultStatus: 'C' })).then({
         status: 'completed',
-        commands: [cmd.notify({ commandId: 'cmd-3', kind: 'result-available', resultId: 'res-1' })],
+        commands: [cmd.notify({ commandId: 'cmd-4', kind: 'result-available', resultId: 'res-1' })],
       });
       given(...completedFlow, result({ resultStatus: 'C' })).when(result({ resultStatus: 'C' })).thenIgnored('duplicate');
     });
@@ -363,8 +394,8 @@ describe(`${SAGA_TYPE} saga`, () => {
       });
       given(...notifying, result({ resultId: 'res-2' })).when(delivered('cmd-2')).thenIgnored('stale-reply');
       given(...notifying, result({ resultId: 'res-2' })).when(delivered('cmd-3')).then({
-        status: 'completed',
-        events: [out.completed()],
+        status: 'awaiting-billing',
+        commands: [cmd.charge('cmd-4')],
         deadline: null,
       });
     });
@@ -380,13 +411,148 @@ describe(`${SAGA_TYPE} saga`, () => {
   });
 });
 
+describe(`${SAGA_TYPE} saga: billing and failed compensations`, () => {
+  const notifiedAtLab = [placed(), accepted('cmd-1'), result()];
+
+  describe('billing', () => {
+    it('a permanent billing failure completes the clinical part, flagged billing-failed', () => {
+      given(...billingFlow).when(chargeFailed('cmd-3')).then({
+        status: 'completed-billing-failed',
+        events: [out.completed()],
+        deadline: null,
+        state: { attention: { reason: 'billing-failed', failures: [{ step: 'create-charge', code: 'BILLING_REJECTED' }] } },
+      });
+    });
+
+    it('ignores a duplicate or stale billing reply', () => {
+      given(...completedFlow).when(charged('cmd-3')).thenIgnored('stale-reply');
+      given(...billingFlow).when(charged('cmd-x')).thenIgnored('stale-reply');
+      given(...billingFlow).when(chargeFailed('cmd-x')).thenIgnored('stale-reply');
+      given(...billingFlow, chargeFailed('cmd-3')).when(charged('cmd-3')).thenIgnored('stale-reply');
+    });
+
+    it('an amended result while billing re-notifies and keeps waiting for the charge', () => {
+      given(...billingFlow).when(result({ resultStatus: 'C' })).then({
+        status: 'awaiting-billing',
+        commands: [cmd.notify({ commandId: 'cmd-4', kind: 'result-available', resultId: 'res-1' })],
+        state: { awaiting: { commandId: 'cmd-3', kind: 'create-charge' } },
+      });
+    });
+
+    it('an amended result after a billing failure re-notifies without billing again', () => {
+      given(...billingFlow, chargeFailed('cmd-3')).when(result({ resultStatus: 'C' })).then({
+        status: 'completed-billing-failed',
+        commands: [cmd.notify({ commandId: 'cmd-4', kind: 'result-available', resultId: 'res-1' })],
+      });
+    });
+
+    it('a cancel after completion or a billing failure is too late', () => {
+      given(...billingFlow, chargeFailed('cmd-3')).when(cancel()).thenIgnored('too-late');
+    });
+  });
+
+  describe('cancel while billing', () => {
+    it('waits for the charge, then voids it before cancelling at the lab', () => {
+      given(...billingFlow).when(cancel()).then({ status: 'awaiting-billing', state: { cancelRequested: true } });
+      given(...billingFlow, cancel()).when(cancel()).thenIgnored('duplicate');
+      given(...billingFlow, cancel()).when(charged('cmd-3')).then({
+        status: 'compensating',
+        commands: [cmd.voidCharge('cmd-4')],
+        deadline: null,
+        state: { awaiting: { commandId: 'cmd-4', kind: 'void-charge' } },
+      });
+      given(...billingFlow, cancel(), charged('cmd-3')).when(voided('cmd-4')).then({
+        status: 'compensating',
+        commands: [cmd.cancel('cmd-5')],
+        deadline: null,
+        state: { compensated: ['void-charge'], compensations: [{ kind: 'cancel-at-lab', lisOrderId: 'LIS-1' }] },
+      });
+      given(...billingFlow, cancel(), charged('cmd-3'), voided('cmd-4')).when(labCancelled('cmd-5')).then({
+        status: 'cancelled',
+        commands: [cmd.notify({ commandId: 'cmd-6', kind: 'order-cancelled' })],
+        events: [out.cancelled(['void-charge', 'cancel-at-lab'])],
+        deadline: null,
+      });
+    });
+
+    it('a charge that failed needs no void: goes straight to the lab cancel', () => {
+      given(...billingFlow, cancel()).when(chargeFailed('cmd-3')).then({
+        status: 'compensating',
+        commands: [cmd.cancel('cmd-4')],
+        deadline: null,
+      });
+    });
+
+    it('a duplicate void reply is harmless', () => {
+      const voiding = [...billingFlow, cancel(), charged('cmd-3'), voided('cmd-4')];
+      given(...voiding).when(voided('cmd-4')).thenIgnored('stale-reply');
+    });
+  });
+
+  describe('failed compensations', () => {
+    it('a failed lab cancel ends in needs-attention with the reason, orderer still told', () => {
+      given(...notifiedAtLab, cancel()).when(labCancelFailed('cmd-3')).then({
+        status: 'needs-attention',
+        commands: [cmd.notify({ commandId: 'cmd-4', kind: 'order-cancelled' })],
+        events: [out.cancelled([])],
+        deadline: null,
+        state: {
+          compensations: [],
+          attention: { reason: 'compensation-failed', failures: [{ step: 'cancel-at-lab', code: 'LIS_REJECTED' }] },
+        },
+      });
+    });
+
+    it('a failed void is recorded, the lab cancel still runs, then needs-attention', () => {
+      const voiding = [...billingFlow, cancel(), charged('cmd-3')];
+      given(...voiding).when(chargeFailed('cmd-4', 'void', 'BILLING_UNAVAILABLE')).then({
+        status: 'compensating',
+        commands: [cmd.cancel('cmd-5')],
+        deadline: null,
+        state: { failedCompensations: [{ kind: 'void-charge', code: 'BILLING_UNAVAILABLE' }] },
+      });
+      given(...voiding, chargeFailed('cmd-4', 'void', 'BILLING_UNAVAILABLE')).when(labCancelled('cmd-5')).then({
+        status: 'needs-attention',
+        commands: [cmd.notify({ commandId: 'cmd-6', kind: 'order-cancelled' })],
+        events: [out.cancelled(['cancel-at-lab'])],
+        deadline: null,
+        state: { attention: { reason: 'compensation-failed', failures: [{ step: 'void-charge', code: 'BILLING_UNAVAILABLE' }] } },
+      });
+    });
+
+    it('after needs-attention, repeated failure replies, cancels and plain results change nothing', () => {
+      const attention = [...notifiedAtLab, cancel(), labCancelFailed('cmd-3')];
+      given(...attention).when(labCancelFailed('cmd-3')).thenIgnored('duplicate');
+      given(...attention).when(cancel()).thenIgnored('duplicate');
+      given(...attention).when(result({ resultId: 'res-2' })).then({ status: 'needs-attention', ignored: 'order-closed' });
+      given(...attention).when(deadlineExpired()).thenIgnored('late-deadline');
+    });
+
+    it('a failure reply for a step not awaited is stale or unexpected', () => {
+      given(...notifiedAtLab, cancel()).when(labCancelFailed('cmd-x')).thenIgnored('stale-reply');
+      given(placed(), accepted('cmd-1')).when(labCancelFailed('cmd-1')).thenIgnored('unexpected-reply');
+    });
+  });
+
+  describe('deadline vs late reply', () => {
+    it('a result after the overdue notice still completes through billing, once', () => {
+      const overdue = [placed(), accepted('cmd-1'), deadlineExpired(), result()];
+      given(...overdue).when(delivered('cmd-3')).then({ status: 'awaiting-billing', commands: [cmd.charge('cmd-4')], deadline: null });
+      given(...overdue, delivered('cmd-3')).when(deadlineExpired()).thenIgnored('late-deadline');
+    });
+  });
+});
+
 describe('isTerminal', () => {
   it.each<[LabOrderSagaStatus, boolean]>([
     ['awaiting-lab-acceptance', false],
     ['awaiting-result', false],
     ['awaiting-notification', false],
+    ['awaiting-billing', false],
     ['compensating', false],
+    ['needs-attention', false],
     ['completed', true],
+    ['completed-billing-failed', true],
     ['cancelled', true],
     ['rejected', true],
   ])('%s → %s', (status, terminal) => {

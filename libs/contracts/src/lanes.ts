@@ -1,0 +1,65 @@
+import type { Priority } from './envelope.js';
+import type { ConsumerSpec, StreamName } from './topology.js';
+
+/**
+ * Priority lanes (ARCHITECTURE.md "Priority"): a stat message travels on its own subject, consumed by
+ * its own durable with its own concurrency, so a routine backlog cannot delay it (2.9: one filter per
+ * consumer, no priority groups — a separate subject and durable is the 2.9 mechanism).
+ *
+ * The lane is a token after the stream's root: `clinical.order.placed.v1` (routine) →
+ * `clinical.stat.order.placed.v1` (stat). The routine subject stays the CloudEvents `type`, so
+ * schemas, handlers and `@ConsumeEvent` patterns are unchanged; a routine wildcard (`clinical.lab.>`)
+ * never matches the stat lane, and both still land in the same stream (`clinical.>`).
+ */
+export const STAT_LANE_TOKEN = 'stat';
+
+/** Streams whose consumers get a stat lane: raw ingest has no priority before it is parsed. */
+export const LANED_STREAMS: readonly StreamName[] = ['CLINICAL', 'COMMANDS'];
+const LANED_ROOTS: readonly string[] = ['clinical', 'cmd'];
+
+/** Handler invocations in flight reserved for the stat lane of each consumer. */
+export const STAT_LANE_CONCURRENCY = 4;
+
+export function isStatLane(subject: string): boolean {
+  const [root, lane] = subject.split('.');
+  return root !== undefined && LANED_ROOTS.includes(root) && lane === STAT_LANE_TOKEN;
+}
+
+/** The subject of `subject` (unprefixed, routine) on the lane of `priority`; idempotent. */
+export function laneSubject(subject: string, priority: Priority | string | undefined): string {
+  if (priority !== 'stat' || isStatLane(subject)) return subject;
+  const dot = subject.indexOf('.');
+  const root = dot < 0 ? subject : subject.slice(0, dot);
+  if (!LANED_ROOTS.includes(root) || dot < 0) return subject;
+  return `${root}.${STAT_LANE_TOKEN}${subject.slice(dot)}`;
+}
+
+/** The routine subject (the event type) of a subject on any lane. */
+export function routineSubject(subject: string): string {
+  if (!isStatLane(subject)) return subject;
+  const parts = subject.split('.');
+  parts.splice(1, 1);
+  return parts.join('.');
+}
+
+/** The stat-lane twin of a routine consumer, or undefined when its stream has no lanes. */
+export function statLaneOf(spec: ConsumerSpec): ConsumerSpec | undefined {
+  if (!LANED_STREAMS.includes(spec.stream) || isStatLane(spec.filterSubject)) return undefined;
+  return {
+    ...spec,
+    durable: `${spec.durable}-${STAT_LANE_TOKEN}`,
+    filterSubject: laneSubject(spec.filterSubject, 'stat'),
+    concurrency: Math.min(spec.concurrency, STAT_LANE_CONCURRENCY),
+  };
+}
+
+/** Routine consumers plus their stat lanes (what is provisioned and consumed by default). */
+export function withPriorityLanes(specs: readonly ConsumerSpec[]): ConsumerSpec[] {
+  const out: ConsumerSpec[] = [];
+  for (const spec of specs) {
+    out.push(spec);
+    const stat = statLaneOf(spec);
+    if (stat && !specs.some((s) => s.durable === stat.durable)) out.push(stat);
+  }
+  return out;
+}
