@@ -67,3 +67,5 @@ export type {
   DownstreamGuardOptions,
   DownstreamProtection,
 } from './downstream/downstream-guard.util.js';
+export { postJson } from './downstream/http-exchange.util.js';
+export type { HttpExchange } from './downstream/http-exchange.util.js';

@@ -17,3 +17,5 @@ export { maskPassword, postgresReachable, probePostgres, startPostgres, withData
 export type { PgStopMode, PostgresHandle, StartPostgresOptions } from './postgres-server.mjs';
 export { ackCode, sendMllp } from './mllp-client.mjs';
 export { installTestTracing } from './test-tracing.js';
+export { startExternalSim } from './external-sim.js';
+export type { ExternalSim, SimEffects, SimFault, SimRequest, SimTarget, SimTargetStats } from './external-sim.js';

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { postJson } from '@lifeline/messaging';
 import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
@@ -13,10 +14,7 @@ import {
   registry,
 } from '@lifeline/observability';
 
-import {
-  chargeOutcome,
-  type HttpExchange,
-} from './billing-system-response.util.js';
+import { chargeOutcome } from './billing-system-response.util.js';
 import { billingSystemError } from './billing-system.errors.js';
 
 export const BILLING_SYSTEM_OPTIONS = Symbol('BILLING_SYSTEM_OPTIONS');
@@ -98,7 +96,7 @@ export class BillingSystemClient {
           accept: 'application/json',
           'idempotency-key': c.idempotencyKey,
         });
-        const result = await send({
+        const result = await postJson({
           url: `${this.options.baseUrl}${c.path}`,
           headers,
           body: c.body,
@@ -120,37 +118,5 @@ export class BillingSystemClient {
         httpStatus: outcome.status ?? null,
       });
     return { chargeId: outcome.chargeId };
-  }
-}
-
-async function send(params: {
-  url: string;
-  headers: Record<string, string>;
-  body: unknown;
-  timeoutMs: number;
-}): Promise<HttpExchange> {
-  try {
-    // One deadline for the whole exchange, body included.
-    const res = await fetch(params.url, {
-      method: 'POST',
-      headers: params.headers,
-      body: JSON.stringify(params.body),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(params.timeoutMs),
-    });
-    return { kind: 'response', status: res.status, body: parseJson(await res.text()) };
-  } catch (err) {
-    const timedOut =
-      err instanceof Error &&
-      (err.name === 'TimeoutError' || err.name === 'AbortError');
-    return { kind: timedOut ? 'timeout' : 'network' };
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return text === '' ? null : (JSON.parse(text) as unknown);
-  } catch {
-    return null;
   }
 }

@@ -17,7 +17,7 @@ import { createTestDatabase, type TestDatabase } from '@lifeline/testing';
 
 import { BillingSystemClient } from '../billing-system/billing-system.client.js';
 import { CreateCharges1764000000700 } from '../migrations/1764000000700-charges.migration.js';
-import { startExternalSim, type ExternalSim } from '../testing/external-sim.util.js';
+import { startExternalSim, type ExternalSim } from '@lifeline/testing';
 import { ChargeRepository } from './charge.repository.js';
 import { ChargeService, type Delivery } from './charge.service.js';
 

@@ -31,7 +31,7 @@ import { CreateLabTables1764000000500 } from '../migrations/1764000000500-lab.mi
 import {
   startExternalSim,
   type ExternalSim,
-} from '../testing/external-sim.util.js';
+} from '@lifeline/testing';
 import { LabOrderRepository } from './lab-order.repository.js';
 import { LabOrderService } from './lab-order.service.js';
 

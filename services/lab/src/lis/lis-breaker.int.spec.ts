@@ -14,7 +14,7 @@ import { loadLabConfig } from '../config/lab.config.js';
 import { LabOrderRepository } from '../lab-order/lab-order.repository.js';
 import { LabOrderService } from '../lab-order/lab-order.service.js';
 import { CreateLabTables1764000000500 } from '../migrations/1764000000500-lab.migration.js';
-import { startExternalSim, type ExternalSim } from '../testing/external-sim.util.js';
+import { startExternalSim, type ExternalSim } from '@lifeline/testing';
 import { LisClient } from './lis.client.js';
 
 // Real: external-sim as a child process over HTTP (faults and /_sim/stats), LisClient with the

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { postJson } from '@lifeline/messaging';
 import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
@@ -164,7 +165,7 @@ export class LisClient {
         accept: 'application/json',
         'idempotency-key': idempotencyKey,
       });
-      const exchange = await send({
+      const exchange = await postJson({
         url: `${this.options.baseUrl}${path}`,
         headers,
         body,
@@ -179,44 +180,4 @@ export class LisClient {
       return exchange;
     });
   }
-}
-
-async function send(params: {
-  url: string;
-  headers: Record<string, string>;
-  body: unknown;
-  timeoutMs: number;
-}): Promise<HttpExchange> {
-  try {
-    // One deadline for the whole exchange, body included: a LIS that stalls mid-body is as late as one that never answers.
-    const res = await fetch(params.url, {
-      method: 'POST',
-      headers: params.headers,
-      body: JSON.stringify(params.body),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(params.timeoutMs),
-    });
-    return {
-      kind: 'response',
-      status: res.status,
-      body: parseJson(await res.text()),
-    };
-  } catch (err) {
-    return { kind: isTimeout(err) ? 'timeout' : 'network' };
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return text === '' ? null : (JSON.parse(text) as unknown);
-  } catch {
-    return null;
-  }
-}
-
-function isTimeout(err: unknown): boolean {
-  return (
-    err instanceof Error &&
-    (err.name === 'TimeoutError' || err.name === 'AbortError')
-  );
 }

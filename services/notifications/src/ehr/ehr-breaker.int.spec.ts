@@ -7,7 +7,7 @@ import { createDownstreamGuard, decideAck } from '@lifeline/messaging';
 import { expectEventually } from '@lifeline/testing';
 
 import { loadNotificationsConfig } from '../config/notifications.config.js';
-import { startExternalSim, type ExternalSim } from '../testing/external-sim.util.js';
+import { startExternalSim, type ExternalSim } from '@lifeline/testing';
 import { EhrClient, type EhrInboxMessage } from './ehr.client.js';
 
 // Real: external-sim as a child process over HTTP, EhrClient with the guard built from the config.

@@ -1,10 +1,8 @@
 import type { EhrErrorCode } from './ehr.errors.js';
 
-/** What came back from one HTTP call, before any meaning is given to it. */
-export type HttpExchange =
-  | { kind: 'response'; status: number; body: unknown }
-  | { kind: 'timeout' }
-  | { kind: 'network' };
+import type { HttpExchange } from '@lifeline/messaging';
+
+export type { HttpExchange };
 
 export type DeliverMessageOutcome =
   | { kind: 'delivered'; messageId: string }

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { postJson } from '@lifeline/messaging';
 import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_RESPONSE_STATUS_CODE,
@@ -16,10 +17,7 @@ import {
 import type { DownstreamGuard } from '@lifeline/messaging';
 
 import { ehrError } from './ehr.errors.js';
-import {
-  deliverMessageOutcome,
-  type HttpExchange,
-} from './ehr-response.util.js';
+import { deliverMessageOutcome } from './ehr-response.util.js';
 
 export const EHR_CLIENT_OPTIONS = Symbol('EHR_CLIENT_OPTIONS');
 
@@ -89,7 +87,7 @@ export class EhrClient {
           accept: 'application/json',
           'idempotency-key': notificationId,
         });
-        const result = await send({
+        const result = await postJson({
           url: `${this.options.baseUrl}/inbox/messages`,
           headers,
           body,
@@ -116,44 +114,4 @@ export class EhrClient {
       });
     return { messageId: outcome.messageId };
   }
-}
-
-async function send(params: {
-  url: string;
-  headers: Record<string, string>;
-  body: unknown;
-  timeoutMs: number;
-}): Promise<HttpExchange> {
-  try {
-    // One deadline for the whole exchange, body included: an EHR that stalls mid-body is as late as one that never answers.
-    const res = await fetch(params.url, {
-      method: 'POST',
-      headers: params.headers,
-      body: JSON.stringify(params.body),
-      redirect: 'manual',
-      signal: AbortSignal.timeout(params.timeoutMs),
-    });
-    return {
-      kind: 'response',
-      status: res.status,
-      body: parseJson(await res.text()),
-    };
-  } catch (err) {
-    return { kind: isTimeout(err) ? 'timeout' : 'network' };
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return text === '' ? null : (JSON.parse(text) as unknown);
-  } catch {
-    return null;
-  }
-}
-
-function isTimeout(err: unknown): boolean {
-  return (
-    err instanceof Error &&
-    (err.name === 'TimeoutError' || err.name === 'AbortError')
-  );
 }

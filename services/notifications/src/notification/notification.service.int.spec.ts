@@ -30,7 +30,7 @@ import { CreateDeliveries1764000000600 } from '../migrations/1764000000600-deliv
 import {
   startExternalSim,
   type ExternalSim,
-} from '../testing/external-sim.util.js';
+} from '@lifeline/testing';
 import { NotificationRepository } from './notification.repository.js';
 import { NotificationService } from './notification.service.js';
 

@@ -2,10 +2,11 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { expectEventually, freePort } from '@lifeline/testing';
+import { expectEventually } from './expect-eventually.js';
+import { freePort } from './processes.mjs';
 
-// Test-only (src/testing is outside the production inputs): external-sim as a real child process.
-const ROOT = new URL('../../../../', import.meta.url).pathname;
+// external-sim as a real child process, for service integration tests (the LIS, EHR inbox, billing).
+const ROOT = new URL('../../../', import.meta.url).pathname;
 const SIM_MAIN = join(ROOT, 'services/external-sim/dist/main.js');
 // What the sim's dist needs at runtime besides node_modules.
 const BUILT = [
@@ -22,7 +23,18 @@ export interface SimFault {
   status?: number;
   delayMs?: number;
   count?: number;
+  /** The fault applies for this long (ms), then the target is healthy again. */
+  untilMs?: number;
   pathPrefix?: string;
+}
+
+/** Counters of /_sim/stats: every request that reached the target, failed by a fault or not. */
+export interface SimTargetStats {
+  received: number;
+  effects: number;
+  replays: number;
+  failuresInjected: number;
+  delayed: number;
 }
 
 export interface SimEffects {
@@ -51,6 +63,8 @@ export interface ExternalSim {
   addFault(fault: SimFault): Promise<void>;
   effects(target: SimTarget): Promise<SimEffects>;
   requests(target: SimTarget): Promise<SimRequest[]>;
+  stats(): Promise<Record<SimTarget, SimTargetStats>>;
+  clearFaults(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -118,6 +132,8 @@ export async function startExternalSim(): Promise<ExternalSim> {
     effects: (target) => control<SimEffects>('GET', `/_sim/effects/${target}`),
     requests: (target) =>
       control<SimRequest[]>('GET', `/_sim/requests?target=${target}`),
+    stats: () => control<Record<SimTarget, SimTargetStats>>('GET', '/_sim/stats'),
+    clearFaults: async () => void (await control('DELETE', '/_sim/faults')),
     stop: () => stopChild(child),
   };
 }
