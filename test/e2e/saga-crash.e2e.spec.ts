@@ -86,11 +86,23 @@ async function runCrash({ unsafe, sagas, killCount }: { unsafe: boolean; sagas: 
   const orders = Array.from({ length: sagas }, (_, i) => ({ orderId: `ord-${prefix}-${i}`, placer: `P${i}`, cancel: Math.random() < CANCEL_SHARE }));
   const patient = { key: `pk-${randomUUID().slice(0, 12)}`, identifier: 'MRN-CRASH' };
 
+  const sim = mesh.endpoints.http['external-sim'];
+  const effects = async (target: string): Promise<Effect[]> => ((await (await fetch(`${sim}/_sim/effects/${target}`)).json()) as { effects: Effect[] }).effects;
+  /** Duplicated effects so far (the control's evidence), read from what the external systems saw. */
+  const damageSoFar = async (): Promise<number> => {
+    const [lis, ehr] = await Promise.all([effects('lis'), effects('ehr')]);
+    return duplicates(ehr, (e) => `${String(e.attributes.orderId)}|${String(e.attributes.kind)}`) + duplicates(lis, (e) => `${String(e.attributes.orderId)}|${String(e.attributes.action)}`);
+  };
+
   // The chaos loop runs beside the load: kill at a random moment, restart, repeat.
   let kills = 0;
   const startChaos = async (): Promise<void> => {
-    for (let k = 0; k < killCount; k += 1) {
-      await new Promise((r) => setTimeout(r, unsafe ? 200 + Math.random() * 1_300 : 1_000 + Math.random() * 4_000));
+    for (let k = 0; ; k += 1) {
+      if (!unsafe && k >= killCount) return;
+      // The control keeps going (bounded) until its damage shows: a kill must land inside a
+      // publish→commit window of a few ms, densest just after a restart, while the backlog drains.
+      if (unsafe && k >= killCount && (k >= killCount * 3 || (await damageSoFar()) > 0 || (await settledCount()) === sagas)) return;
+      await new Promise((r) => setTimeout(r, unsafe ? 100 + Math.random() * 500 : 1_000 + Math.random() * 4_000));
       await mesh.kill9('saga-orchestrator');
       kills += 1;
       await mesh.restart('saga-orchestrator');
@@ -117,6 +129,10 @@ async function runCrash({ unsafe, sagas, killCount }: { unsafe: boolean; sagas: 
   const counts = async (): Promise<Record<string, number>> => {
     const rows = (await db.query<{ status: string; n: string }>('SELECT status, count(*) AS n FROM saga_instances GROUP BY status')).rows;
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  };
+  const settledCount = async (): Promise<number> => {
+    const c = await counts();
+    return SETTLED.reduce((sum, st) => sum + (c[st] ?? 0), 0);
   };
   // Results and cancels go out once every saga exists, as in the real flow (a result follows its
   // order): a result for a saga not started yet is retried only within its consumer's budget.
@@ -161,8 +177,6 @@ async function runCrash({ unsafe, sagas, killCount }: { unsafe: boolean; sagas: 
   } finally {
     await db.end();
   }
-  const sim = mesh.endpoints.http['external-sim'];
-  const effects = async (target: string): Promise<Effect[]> => ((await (await fetch(`${sim}/_sim/effects/${target}`)).json()) as { effects: Effect[] }).effects;
   const [lis, ehr, billing] = await Promise.all([effects('lis'), effects('ehr'), effects('billing')]);
   const attr = (e: Effect, k: string): string => String(e.attributes[k]);
   const charges = billing.filter((e) => e.attributes.action === 'charge');
