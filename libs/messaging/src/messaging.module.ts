@@ -62,6 +62,8 @@ export class MessagingModule {
               name: options.service,
               maxReconnectAttempts: -1,
               reconnectTimeWait: 1_000,
+              // no Error (with a stack) captured per request: ~10k → 15-19k publishes/s (bench/README.md)
+              noAsyncTraces: true,
             }),
         },
         { provide: NATS_NAMING, useValue: createNaming(options.prefix) },

@@ -1,7 +1,7 @@
 export { OutboxMessageEntity, InboxEntryEntity } from './outbox.entity.js';
 export { CreateOutboxInbox1764000000000 } from './outbox-inbox.migration.js';
 export { runInTransaction } from './transaction.util.js';
-export { addToOutbox, OUTBOX_CHANNEL } from './outbox.writer.js';
+export { addToOutbox, configureOutbox, OUTBOX_CHANNEL } from './outbox.writer.js';
 export type { OutboxMessage } from './outbox.writer.js';
 export { claimInbox } from './inbox.util.js';
 export { OutboxRelay } from './outbox.relay.js';

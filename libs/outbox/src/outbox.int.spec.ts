@@ -11,7 +11,7 @@ import { ConsumeEvent, JetStreamContext, JetStreamPublisher, JetStreamServer, Pa
 import { createLogger, inSpan, currentTraceId } from '@lifeline/observability';
 import { createTestDatabase, expectEventually, installTestTracing, testNatsUrl, uniquePrefix } from '@lifeline/testing';
 
-import { addToOutbox } from './outbox.writer.js';
+import { addToOutbox, configureOutbox } from './outbox.writer.js';
 import { claimInbox } from './inbox.util.js';
 import { createServiceDataSource, migrateUnderLock } from './database.util.js';
 import { OutboxRelay } from './outbox.relay.js';
@@ -138,6 +138,33 @@ describe('outbox, relay and inbox (real PostgreSQL + nats-server)', () => {
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
     // same trace, new parent: the relay's send span is a child of the writer's context
     expect(msg?.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+  });
+
+  it('wakes a relay in another process through LISTEN/NOTIFY when notify is on (poll fallback 60 s)', async () => {
+    await ds.query('TRUNCATE outbox');
+    const naming = createNaming(uniquePrefix('notify'));
+    await provisionTopology({ nc, naming, consumers: [] });
+    const relay = new OutboxRelay({ databaseUrl: dbUrl, publisher: new JetStreamPublisher(nc, naming), logger, pollIntervalMs: 60_000 });
+    await relay.start();
+    const unsent = (): Promise<number> => count('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL');
+    await expectEventually(() => expect(relay.state).toBe('idle'));
+    try {
+      // ds.transaction, not runInTransaction: no in-process signal, as for a writer in another process.
+      // Control: without NOTIFY the row stays unsent (the relay sleeps on its 60 s poll) for a second.
+      await ds.transaction((m) => addToOutbox(m, { envelope: envelopeFor('n', 1), aggregateId: 'n' }));
+      const quietUntil = Date.now() + 1_000;
+      while (Date.now() < quietUntil) {
+        expect(await unsent()).toBe(1);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      configureOutbox({ notify: true });
+      await ds.transaction((m) => addToOutbox(m, { envelope: envelopeFor('n', 2), aggregateId: 'n' }));
+      await expectEventually(async () => expect(await unsent()).toBe(0), { timeoutMs: 10_000 });
+    } finally {
+      configureOutbox({ notify: false });
+      await relay.stop();
+      await deleteTopology({ nc, naming });
+    }
   });
 
   describe('duplicate delivery', () => {

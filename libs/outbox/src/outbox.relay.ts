@@ -50,7 +50,8 @@ WITH heads AS (
   ORDER BY aggregate_id, seq
 ), claimable AS (
   SELECT o.aggregate_id FROM outbox o JOIN heads h ON h.id = o.id
-  WHERE o.lease_until IS NULL OR o.lease_until < clock_timestamp()
+  -- sent_at IS NULL lets the planner use the partial index instead of reading sent rows kept for days
+  WHERE o.sent_at IS NULL AND (o.lease_until IS NULL OR o.lease_until < clock_timestamp())
   ORDER BY o.seq
   LIMIT $1
   FOR UPDATE OF o SKIP LOCKED
@@ -69,6 +70,7 @@ export class OutboxRelay {
   private readonly pool: pg.Pool;
   private listener?: pg.Client;
   private running = false;
+  private idle = false;
   private loop?: Promise<void>;
   private maintenance?: NodeJS.Timeout;
   private readonly opts: Required<Omit<OutboxRelayOptions, 'publisher' | 'logger' | 'databaseUrl'>>;
@@ -130,8 +132,18 @@ export class OutboxRelay {
       } catch (err) {
         this.options.logger.error({ err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'outbox relay batch failed');
       }
-      if (published === 0 && this.running) await outboxSignal.wait(this.opts.pollIntervalMs);
+      if (published === 0 && this.running) {
+        this.idle = true;
+        await outboxSignal.wait(this.opts.pollIntervalMs);
+        this.idle = false;
+      }
     }
+  }
+
+  /** 'idle': the last claim found nothing and the loop waits for a wake-up or the next poll. */
+  get state(): 'stopped' | 'relaying' | 'idle' {
+    if (!this.running) return 'stopped';
+    return this.idle ? 'idle' : 'relaying';
   }
 
   /** One claim → publish → mark-sent cycle; returns how many rows were published. Exposed for tests. */

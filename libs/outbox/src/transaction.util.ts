@@ -8,7 +8,8 @@ import { outboxSignal } from './outbox-signal.util.js';
  * in-process relay is woken (cheaper than waiting for NOTIFY when writer and relay share a process).
  */
 export async function runInTransaction<T>(dataSource: DataSource, work: (manager: EntityManager) => Promise<T>): Promise<T> {
-  const result = await dataSource.transaction('READ COMMITTED', work);
+  // PostgreSQL's default isolation (read committed): naming it would cost a SET round trip per transaction
+  const result = await dataSource.transaction(work);
   outboxSignal.notify();
   return result;
 }

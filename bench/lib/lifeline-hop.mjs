@@ -1,0 +1,166 @@
+// One consumer hop through the real libs: JetStreamServer (transport) → runInTransaction + claimInbox
+// (inbox) + handleCommand (event store) + addToOutbox (outbox) → ack; OutboxRelay publishes the rows.
+import { createServer } from 'node:http';
+
+import { connect } from '@nats-io/transport-node';
+import { causedBy, createNaming, newEnvelope } from '@lifeline/contracts';
+import { EventStore, CreateEventStore1764000000001, handleCommand } from '@lifeline/event-store';
+import { JetStreamPublisher, JetStreamServer, deleteTopology, provisionTopology } from '@lifeline/messaging';
+import { createLogger } from '@lifeline/observability';
+import { OutboxRelay, addToOutbox, claimInbox, createServiceDataSource, migrateUnderLock, runInTransaction } from '@lifeline/outbox';
+
+import { benchPrefix, createDatabase, latencySummary, now, openLoop, sleep } from './common.mjs';
+
+const IN = 'clinical.bench.hop-in.v1';
+const OUT = 'clinical.bench.hop-out.v1';
+
+const decider = {
+  initialState: { status: 'none' },
+  decide: (command, state) => (state.status === 'none' ? [{ type: 'BenchEventRecorded', data: command.data }] : []),
+  evolve: (state, event) => (event.type === 'BenchEventRecorded' ? { status: 'recorded', n: event.data.n } : state),
+};
+
+/**
+ * Sets up a private topology + database, runs `drive(ctx)` with the hop running, tears everything down.
+ * `ctx.publishInput(i)` publishes one input envelope; `ctx.outputs` resolves per output message.
+ */
+async function withLibHop({ natsUrl, adminUrl, concurrency, poolSize }, drive) {
+  const prefix = benchPrefix('hop');
+  const naming = createNaming(prefix);
+  const nc = await connect({ servers: natsUrl, name: 'bench-lib-hop' });
+  const spec = { durable: 'bench-hop', service: 'orders', stream: 'CLINICAL', filterSubject: IN, maxAttempts: 5, ackWaitMs: 30_000, concurrency };
+  await provisionTopology({ nc, naming, consumers: [spec] });
+  const db = await createDatabase(adminUrl, prefix.replace(/-/g, '_'));
+  const ds = createServiceDataSource({ service: 'bench-hop', url: db.url, migrations: [CreateEventStore1764000000001], poolSize: poolSize ?? Math.max(concurrency, 10) });
+  const logger = createLogger({ service: 'bench', level: 'silent' });
+  const publisher = new JetStreamPublisher(nc, naming);
+  const relay = new OutboxRelay({ databaseUrl: db.url, publisher, logger });
+  const server = new JetStreamServer({ nc, naming, service: 'orders', serviceVersion: 'bench', logger, consumers: [spec] });
+  const store = new EventStore();
+  const committed = new Map();
+  let handled = 0;
+  server.addHandler(
+    IN,
+    async (env, ctx) => {
+      const streamId = `bench-order-${env.data.n}-${env.id}`;
+      const out = causedBy(env, { type: OUT, source: 'bench', data: env.data, idempotencyKey: `bench-out|${env.id}` });
+      await runInTransaction(ds, async (manager) => {
+        if (!(await claimInbox(manager, ctx.durable, env.idempotencyKey))) return;
+        await handleCommand({ manager, store, streamId, decider, command: { type: 'Record', data: env.data }, metadata: { messageId: env.id } });
+        await addToOutbox(manager, { envelope: out, aggregateId: streamId, expectStream: 'CLINICAL' });
+      });
+      committed.set(out.id, now());
+      handled += 1;
+    },
+    true,
+  );
+  const received = [];
+  const sub = nc.subscribe(naming.subject(OUT), {
+    callback: (_err, msg) => {
+      const id = msg.headers?.get('Nats-Msg-Id');
+      const t = now();
+      received.push({ id, t });
+    },
+  });
+  try {
+    await ds.initialize();
+    await migrateUnderLock(ds, 'bench-hop');
+    const inputPublisher = new JetStreamPublisher(nc, naming);
+    const publishInput = (i, payload) =>
+      inputPublisher.publishEnvelope(newEnvelope({ type: IN, source: 'bench', data: { n: i, hl7: payload }, idempotencyKey: `bench-in|${prefix}|${i}` }));
+    const start = async () => {
+      await relay.start();
+      await new Promise((resolve, reject) => server.listen((err) => (err ? reject(err) : resolve())));
+    };
+    return await drive({ publishInput, start, received, committed, handledCount: () => handled });
+  } finally {
+    sub.unsubscribe();
+    await server.close();
+    await relay.stop();
+    await ds.destroy().catch(() => undefined);
+    await deleteTopology({ nc, naming }).catch(() => undefined);
+    await nc.drain();
+    await db.drop();
+  }
+}
+
+async function waitFor(pred, deadline) {
+  while (!pred() && now() < deadline) await sleep(5);
+  return pred();
+}
+
+/** Saturation: `count` inputs pre-loaded, then the hop is started; throughput until the last output. */
+export async function libHop({ natsUrl, adminUrl, concurrency, count, deadlineMs, payload }) {
+  return withLibHop({ natsUrl, adminUrl, concurrency }, async ({ publishInput, start, received }) => {
+    const inflight = new Set();
+    for (let i = 0; i < count; i += 1) {
+      const p = publishInput(i, payload).finally(() => inflight.delete(p));
+      inflight.add(p);
+      if (inflight.size >= 256) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+    const started = now();
+    await start();
+    await waitFor(() => received.length >= count, started + deadlineMs);
+    const seconds = (received.at(-1)?.t ?? now()) / 1000 - started / 1000;
+    return { concurrency, count: received.length, seconds, perSecond: received.length / seconds };
+  });
+}
+
+/** Open loop at `rate`/s: outbox relay added latency = output received − transaction committed. */
+export async function relayLatency({ natsUrl, adminUrl, concurrency, rate, count, deadlineMs, payload }) {
+  return withLibHop({ natsUrl, adminUrl, concurrency }, async ({ publishInput, start, received, committed }) => {
+    await start();
+    const r = await openLoop({ rate, count, deadlineMs, work: (i) => publishInput(i, payload) });
+    await waitFor(() => received.length >= r.sent, now() + 10_000);
+    const lat = [];
+    for (const { id, t } of received) {
+      const c = committed.get(id);
+      if (c !== undefined) lat.push(t - c);
+    }
+    return { rate, sent: r.sent, relayed: received.length, latencyMs: latencySummary(lat) };
+  });
+}
+
+/**
+ * Tracing off vs on for the hop at saturation: off (no SDK: no-op tracer), on (NodeTracerProvider,
+ * W3C propagation, BatchSpanProcessor → OTLP/proto to a local sink, as services/*\/instrumentation.ts
+ * does), off again; ratio = on ÷ mean(off).
+ */
+export async function tracingOnOff(opts) {
+  const off1 = await libHop(opts);
+  const { trace, context, propagation } = await import('@opentelemetry/api');
+  const { NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
+  const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+  let spansBytes = 0;
+  const sink = createServer((req, res) => {
+    req.on('data', (c) => {
+      spansBytes += c.length;
+    });
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+      res.end();
+    });
+  });
+  await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${sink.address().port}/v1/traces`;
+  const provider = new NodeTracerProvider({
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 500, maxQueueSize: 8192, maxExportBatchSize: 512 })],
+  });
+  provider.register();
+  let on;
+  try {
+    on = await libHop(opts);
+    await provider.forceFlush();
+  } finally {
+    await provider.shutdown();
+    trace.disable();
+    context.disable();
+    propagation.disable();
+    sink.close();
+  }
+  const off2 = await libHop(opts);
+  const offMean = (off1.perSecond + off2.perSecond) / 2;
+  return { off1: off1.perSecond, on: on.perSecond, off2: off2.perSecond, ratio: on.perSecond / offMean, exportedBytes: spansBytes };
+}
