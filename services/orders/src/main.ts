@@ -13,5 +13,5 @@ await bootstrapService({
   logger,
   http: config.http,
   consumes: true,
-  statusTable: { ORDER_NOT_FOUND: 404, ORDER_ALREADY_COMPLETED: 409 },
+  statusTable: { ORDER_NOT_FOUND: 404 },
 });

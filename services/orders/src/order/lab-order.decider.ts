@@ -181,9 +181,10 @@ function decideFollowUp(command: FollowUpCommand, state: PlacedLabOrder): LabOrd
 }
 
 function requestCancel(data: OrderRef & { reason?: string }, state: PlacedLabOrder): LabOrderEvent[] {
-  // Non-retryable: the orderer must learn that the order was already done (dead letter + ops).
-  if (state.status === 'completed') throw orderError('ORDER_ALREADY_COMPLETED', { orderId: state.orderId });
-  if (state.cancelRequested || isTerminalOrderStatus(state.status)) return [];
+  // A cancel after completion is too late for the workflow (the saga ignores it as 'too-late') but is
+  // evidence: recorded, status stays completed. Refusing it would dead-letter the message and park
+  // this patient's later messages on the consumer behind an operator.
+  if (state.cancelRequested || (isTerminalOrderStatus(state.status) && state.status !== 'completed')) return [];
   return [{ type: 'OrderCancelRequested', data: { reason: data.reason, at: data.at } }];
 }
 

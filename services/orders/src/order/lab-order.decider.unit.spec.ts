@@ -216,8 +216,9 @@ describe('lab order decider', () => {
       given(ev.placed(), ev.labRejected(), ev.rejected()).when(cmd.cancel()).thenNothing();
     });
 
-    it('refuses to cancel a completed order (non-retryable)', () => {
-      given(...completedOrder).when(cmd.cancel()).thenThrows('ORDER_ALREADY_COMPLETED', false);
+    it('records a cancel that came after completion as evidence, keeping the order completed', () => {
+      given(...completedOrder).when(cmd.cancel()).then([ev.cancelRequested()]).andState({ status: 'completed', cancelRequested: true });
+      given(...completedOrder, ev.cancelRequested()).when(cmd.cancel()).thenNothing();
     });
 
     it('keeps recording facts while the cancel is pending, without leaving cancel-requested', () => {

@@ -2,7 +2,6 @@ import { AppError, assertUnreachable } from '@lifeline/errors';
 
 export const ORDER_ERROR_CODES = [
   'ORDER_NOT_FOUND',
-  'ORDER_ALREADY_COMPLETED',
   'ORDER_ID_MISMATCH',
   'ORDER_LIS_ID_CONFLICT',
 ] as const;
@@ -23,8 +22,6 @@ function specOf(code: OrderErrorCode): OrderErrorSpec {
       // Facts about an order travel on other consumers than its placement, so the placement may
       // simply not have arrived yet: the transport retries with backoff.
       return { message: 'lab order not placed (yet)', retryable: true };
-    case 'ORDER_ALREADY_COMPLETED':
-      return { message: 'lab order already completed', retryable: false };
     case 'ORDER_ID_MISMATCH':
       // A command routed to the wrong stream is a bug, not a transient condition.
       return { message: 'command order id does not match the stream', retryable: false };
