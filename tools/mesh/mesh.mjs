@@ -23,8 +23,8 @@ const HELP = `Lifeline local mesh
   ./mesh down [--purge]     stop services, then private servers; --purge also deletes .mesh/
   ./mesh status [--json]    infrastructure, services, health
   ./mesh logs <service|nats|postgres|provision> [-n 100] [--no-follow]
-  ./mesh test [typecheck|lint|unit|int|e2e ...] [--bail] [--skip-install] [--skip-build]
-      typecheck, lint and the unit, int and e2e tiers (the CI entry point, see .ci/run)
+  ./mesh test [typecheck|lint|unit|int|timing|e2e ...] [--bail] [--skip-install] [--skip-build]
+      typecheck, lint and the unit, int, timing and e2e tiers (the CI entry point, see .ci/run)
   ./mesh help
 `;
 
@@ -181,6 +181,7 @@ const TIERS = {
   lint: ['npm', ['run', '-s', 'lint']],
   unit: ['npm', ['run', '-s', 'test:unit']],
   int: ['npm', ['run', '-s', 'test:int']],
+  timing: ['npm', ['run', '-s', 'test:timing']],
   e2e: ['npm', ['run', '-s', 'test:e2e']],
 };
 

@@ -421,7 +421,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
     // plain term(): term(reason) is ignored by 2.9 and the message would come back after ack_wait
     msg.term();
-    void this.attemptStore.remove(key);
+    // nothing is stored for a first delivery: a purge would be a write for nothing
+    if (msg.info.deliveryCount > 1) void this.attemptStore.remove(key);
     METRICS.deadLetters.labels(spec.durable, decision.code).inc();
     logger.error(
       {
