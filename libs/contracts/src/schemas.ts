@@ -110,6 +110,12 @@ export const NotificationDeliveredV1 = SagaReply.extend({
   deliveredAt: z.string(),
 });
 export type NotificationDeliveredV1 = z.infer<typeof NotificationDeliveredV1>;
+/** The notice never reached the EHR inbox (refused, or unavailable past the retry budget). */
+export const NotificationFailedV1 = SagaReply.extend({
+  kind: NotificationKind,
+  reasonCode: z.string().min(1),
+});
+export type NotificationFailedV1 = z.infer<typeof NotificationFailedV1>;
 
 const WorkflowOutcome = z.object({ orderId: z.string().min(1), sagaId: z.string().min(1), at: z.string() });
 export const WorkflowLabOrderCompletedV1 = WorkflowOutcome;
@@ -192,6 +198,7 @@ export const SCHEMAS = {
   [SUBJECTS.clinical.labOrderCancelled]: LabOrderCancelledV1,
   [SUBJECTS.clinical.labResultRecorded]: LabResultRecordedV1,
   [SUBJECTS.clinical.notificationDelivered]: NotificationDeliveredV1,
+  [SUBJECTS.clinical.notificationFailed]: NotificationFailedV1,
   [SUBJECTS.clinical.workflowLabOrderCompleted]: WorkflowLabOrderCompletedV1,
   [SUBJECTS.clinical.workflowLabOrderCancelled]: WorkflowLabOrderCancelledV1,
   [SUBJECTS.clinical.workflowLabOrderRejected]: WorkflowLabOrderRejectedV1,

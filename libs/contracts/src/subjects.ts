@@ -15,6 +15,8 @@ export const SUBJECTS = {
     labOrderCancelled: 'clinical.lab.order-cancelled.v1',
     labResultRecorded: 'clinical.lab.result-recorded.v1',
     notificationDelivered: 'clinical.notification.delivered.v1',
+    /** The EHR inbox refused the notice or stayed unavailable past the retry budget: a human must act. */
+    notificationFailed: 'clinical.notification.failed.v1',
     workflowLabOrderCompleted: 'clinical.workflow.lab-order-completed.v1',
     workflowLabOrderCancelled: 'clinical.workflow.lab-order-cancelled.v1',
     workflowLabOrderRejected: 'clinical.workflow.lab-order-rejected.v1',

@@ -2,6 +2,7 @@ import type { DatabaseDefinition } from '@lifeline/service-kit';
 
 import type { NotificationsConfig } from './config/notifications.config.js';
 import { CreateDeliveries1764000000600 } from './migrations/1764000000600-deliveries.migration.js';
+import { CreateDeliveryFailures1764000000610 } from './migrations/1764000000610-delivery-failures.migration.js';
 
 export function notificationsDatabase(
   config: NotificationsConfig,
@@ -9,6 +10,6 @@ export function notificationsDatabase(
   return {
     url: config.db.url,
     poolSize: config.db.poolSize,
-    migrations: [CreateDeliveries1764000000600],
+    migrations: [CreateDeliveries1764000000600, CreateDeliveryFailures1764000000610],
   };
 }

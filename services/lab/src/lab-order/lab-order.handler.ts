@@ -25,9 +25,12 @@ export class LabOrderHandler {
     // The transport has validated the payload against the schema of env.type.
     switch (env.type) {
       case SUBJECTS.commands.labAcceptOrder:
+        // The last delivery of the budget answers order-rejected instead of dead-lettering, so
+        // the saga ends rejected (and the orderer is told) rather than waiting for ever.
         await this.orders.handleAcceptOrder(
           env as Envelope<LabAcceptOrderV1>,
           ctx.durable,
+          { isFinal: (err) => ctx.wouldDeadLetter(err) },
         );
         return;
       case SUBJECTS.commands.labCancelOrder:

@@ -291,6 +291,54 @@ describe('LabOrderService (real PostgreSQL + external-sim LIS)', () => {
     expect((await sim.effects('lis')).count).toBe(0);
   });
 
+  it('answers order-rejected on the final attempt while the LIS is still unavailable: recorded, no dead letter', async () => {
+    const cmd = acceptCommand();
+    const { orderId, sagaId, commandId } = cmd.data;
+    await sim.addFault({ target: 'lis', mode: 'fail', status: 503 });
+    const asked: string[] = [];
+    // As the transport answers it: the budget is spent on this delivery.
+    const isFinal = async (err: unknown): Promise<boolean> => {
+      asked.push(isAppError(err) ? err.code : 'unknown');
+      return true;
+    };
+
+    await expect(service.handleAcceptOrder(cmd, CONSUMER, { isFinal })).resolves.toBe('rejected');
+    await expect(service.handleAcceptOrder(cmd, CONSUMER, { isFinal })).resolves.toBe('duplicate');
+
+    expect(asked).toEqual(['LIS_UNAVAILABLE']);
+    expect(await lisOrder(orderId)).toEqual({
+      status: 'rejected',
+      lis_order_id: null,
+      reason_code: 'LIS_UNAVAILABLE',
+      command_id: commandId,
+    });
+    expect(await outboxFor(orderId)).toEqual([
+      {
+        subject: SUBJECTS.clinical.labOrderRejected,
+        aggregate_id: orderId,
+        payload: { orderId, sagaId, commandId, reasonCode: 'LIS_UNAVAILABLE' },
+      },
+    ]);
+    expect(await inboxCount(cmd)).toBe(1);
+    // A later accept for the order gets the recorded answer, without calling the LIS again.
+    const before = (await sim.requests('lis')).length;
+    await expect(service.handleAcceptOrder(acceptCommand({ orderId }), CONSUMER)).resolves.toBe('rejected');
+    expect(await sim.requests('lis')).toHaveLength(before);
+  });
+
+  it('keeps a LIS failure retryable while the budget is not spent', async () => {
+    const cmd = acceptCommand();
+    await sim.addFault({ target: 'lis', mode: 'fail', status: 503, count: 1 });
+
+    const failure = await service
+      .handleAcceptOrder(cmd, CONSUMER, { isFinal: () => Promise.resolve(false) })
+      .catch((err: unknown) => err);
+
+    expect(isAppError(failure, 'LIS_UNAVAILABLE') && failure.retryable).toBe(true);
+    expect(await lisOrder(cmd.data.orderId)).toBeUndefined();
+    expect(await outboxFor(cmd.data.orderId)).toEqual([]);
+  });
+
   it('answers a second accept command for the same order from the record, without a second LIS order', async () => {
     const first = acceptCommand();
     await service.handleAcceptOrder(first, CONSUMER);

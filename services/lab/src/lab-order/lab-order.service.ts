@@ -54,9 +54,16 @@ export class LabOrderService {
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
   ) {}
 
+  /**
+   * `isFinal(err)` / `lastAttempt`: as for a cancel. A LIS that refuses the request for good, or stays
+   * unavailable past the retry budget, is answered `order-rejected` with the error code (recorded as
+   * rejected), so the saga ends rejected and the orderer is told instead of the saga waiting on a
+   * dead letter.
+   */
   async handleAcceptOrder(
     env: Envelope<LabAcceptOrderV1>,
     consumer: string,
+    { lastAttempt = false, isFinal }: { lastAttempt?: boolean; isFinal?: (err: unknown) => Promise<boolean> } = {},
   ): Promise<LabCommandOutcome> {
     const cmd = env.data;
     const reader = this.dataSource.manager;
@@ -64,16 +71,28 @@ export class LabOrderService {
       return 'duplicate';
     // One LIS order per lab order, whatever the command id: a second accept gets the first answer.
     const known = await this.repository.findByOrderId(reader, cmd.orderId);
-    const placement =
-      known === undefined
-        ? await this.lis.placeOrder({
-            idempotencyKey: cmd.commandId,
-            orderId: cmd.orderId,
-            placerOrderNumber: cmd.placerOrderNumber,
-            tests: cmd.tests,
-            priority: cmd.priority,
-          })
-        : placementOf(known);
+    let failedCode: string | undefined;
+    let placement: LisPlacement;
+    if (known === undefined) {
+      try {
+        placement = await this.lis.placeOrder({
+          idempotencyKey: cmd.commandId,
+          orderId: cmd.orderId,
+          placerOrderNumber: cmd.placerOrderNumber,
+          tests: cmd.tests,
+          priority: cmd.priority,
+        });
+      } catch (err) {
+        if (!isAppError(err)) throw err;
+        if (err.retryable && !(isFinal ? await isFinal(err) : lastAttempt)) throw err;
+        // A timeout on the last attempt may still have placed the order at the LIS; the rejected
+        // row and the warning below are what an operator reconciles it by (never silently lost).
+        failedCode = describeError(err).code;
+        placement = { kind: 'rejected', reasonCode: failedCode };
+      }
+    } else {
+      placement = placementOf(known);
+    }
     const outcome = await runInTransaction(this.dataSource, async (manager) => {
       if (!(await claimInbox(manager, consumer, env.idempotencyKey)))
         return 'duplicate';
@@ -82,7 +101,12 @@ export class LabOrderService {
       await addToOutbox(manager, placementReply(env, placement));
       return placement.kind;
     });
-    if (outcome !== 'duplicate') {
+    if (outcome !== 'duplicate' && failedCode !== undefined) {
+      this.logger.warn(
+        { orderId: cmd.orderId, commandId: cmd.commandId, code: failedCode },
+        'lab order placement failed for good, answered rejected',
+      );
+    } else if (outcome !== 'duplicate') {
       this.logger.info(
         {
           orderId: cmd.orderId,

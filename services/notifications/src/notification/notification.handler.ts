@@ -24,9 +24,12 @@ export class NotificationHandler {
     // The transport has validated the payload against the schema of env.type.
     switch (env.type) {
       case SUBJECTS.commands.notifyClinician:
+        // The last delivery of the budget answers notification.failed instead of dead-lettering,
+        // so the saga hears that the clinician was not told.
         await this.notifications.handleNotifyClinician(
           env as Envelope<NotifyClinicianV1>,
           ctx.durable,
+          { isFinal: (err) => ctx.wouldDeadLetter(err) },
         );
         return;
       default:

@@ -13,6 +13,17 @@ export interface Delivery {
   deliveredAt: string;
 }
 
+/** A notification that never reached the EHR inbox; the id is the notify command's id. */
+export interface DeliveryFailure {
+  notificationId: string;
+  sagaId: string;
+  orderId: string;
+  kind: NotificationKind;
+  critical: boolean;
+  /** The error code the EHR call ended with (e.g. EHR_REJECTED, EHR_INBOX_UNAVAILABLE). */
+  reasonCode: string;
+}
+
 interface DeliveryRow {
   notification_id: string;
   saga_id: string;
@@ -74,6 +85,31 @@ export class NotificationRepository {
       [orderId],
     );
     return rows.map(toDelivery);
+  }
+
+  /** Whether this notification is already recorded as failed (answered, like a delivery). */
+  async isFailed(
+    manager: EntityManager,
+    notificationId: string,
+  ): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      'SELECT 1 FROM delivery_failures WHERE notification_id = $1',
+      [notificationId],
+    );
+    return rows.length > 0;
+  }
+
+  /** False when this failure is already recorded. */
+  async insertFailure(
+    manager: EntityManager,
+    f: DeliveryFailure,
+  ): Promise<boolean> {
+    const rows: unknown[] = await manager.query(
+      `INSERT INTO delivery_failures (notification_id, saga_id, order_id, kind, critical, reason_code, failed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT (notification_id) DO NOTHING RETURNING 1`,
+      [f.notificationId, f.sagaId, f.orderId, f.kind, f.critical, f.reasonCode],
+    );
+    return rows.length === 1;
   }
 
   /** False when this notification is already recorded. */

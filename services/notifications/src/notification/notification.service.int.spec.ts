@@ -27,6 +27,7 @@ import {
 
 import { EhrClient } from '../ehr/ehr.client.js';
 import { CreateDeliveries1764000000600 } from '../migrations/1764000000600-deliveries.migration.js';
+import { CreateDeliveryFailures1764000000610 } from '../migrations/1764000000610-delivery-failures.migration.js';
 import {
   startExternalSim,
   type ExternalSim,
@@ -81,7 +82,7 @@ describe('NotificationService (real PostgreSQL + external-sim EHR inbox)', () =>
     ds = createServiceDataSource({
       service: 'notifications',
       url: db.url,
-      migrations: [CreateDeliveries1764000000600],
+      migrations: [CreateDeliveries1764000000600, CreateDeliveryFailures1764000000610],
     });
     await ds.initialize();
     await migrateUnderLock(ds, 'notifications');
@@ -254,18 +255,96 @@ describe('NotificationService (real PostgreSQL + external-sim EHR inbox)', () =>
     });
   });
 
-  it('dead-letters an EHR refusal (422) instead of retrying it', async () => {
+  const failuresFor = (
+    orderId: string,
+  ): Promise<Array<Record<string, unknown>>> =>
+    ds.query(
+      'SELECT notification_id, kind, critical, reason_code FROM delivery_failures WHERE order_id = $1',
+      [orderId],
+    );
+
+  it('answers an EHR refusal (422) with notification.failed instead of retrying or dead-lettering it', async () => {
     const cmd = notifyCommand();
+    const { orderId, sagaId, commandId } = cmd.data;
     await sim.addFault({ target: 'ehr', mode: 'reject', count: 1 });
 
-    const failure = await service
-      .handleNotifyClinician(cmd, CONSUMER)
-      .catch((err: unknown) => err);
-
-    expect(isAppError(failure, 'EHR_REJECTED') && !failure.retryable).toBe(
-      true,
+    await expect(service.handleNotifyClinician(cmd, CONSUMER)).resolves.toBe(
+      'failed',
     );
-    expect(await outboxFor(cmd.data.orderId)).toEqual([]);
+
+    expect(await failuresFor(orderId)).toEqual([
+      {
+        notification_id: commandId,
+        kind: 'result-available',
+        critical: false,
+        reason_code: 'EHR_REJECTED',
+      },
+    ]);
+    expect(await outboxFor(orderId)).toEqual([
+      {
+        subject: SUBJECTS.clinical.notificationFailed,
+        priority: 'routine',
+        payload: {
+          orderId,
+          sagaId,
+          commandId,
+          kind: 'result-available',
+          reasonCode: 'EHR_REJECTED',
+        },
+      },
+    ]);
+  });
+
+  it('answers notification.failed on the final attempt while the EHR inbox is still down, once, on the stat lane for a critical value', async () => {
+    const cmd = notifyCommand({ kind: 'critical-result', critical: true });
+    const { orderId, sagaId, commandId } = cmd.data;
+    await sim.addFault({ target: 'ehr', mode: 'fail', status: 503 });
+    const asked: string[] = [];
+    // As the transport answers it: the budget is spent on this delivery.
+    const isFinal = async (err: unknown): Promise<boolean> => {
+      asked.push(isAppError(err) ? err.code : 'unknown');
+      return true;
+    };
+
+    await expect(
+      service.handleNotifyClinician(cmd, CONSUMER, { isFinal }),
+    ).resolves.toBe('failed');
+    await expect(
+      service.handleNotifyClinician(cmd, CONSUMER, { isFinal }),
+    ).resolves.toBe('duplicate');
+
+    expect(asked).toEqual(['EHR_INBOX_UNAVAILABLE']);
+    expect(await deliveriesFor(orderId)).toEqual([]);
+    expect(await failuresFor(orderId)).toEqual([
+      expect.objectContaining({
+        notification_id: commandId,
+        reason_code: 'EHR_INBOX_UNAVAILABLE',
+      }),
+    ]);
+    expect(await outboxFor(orderId)).toEqual([
+      {
+        subject: SUBJECTS.clinical.notificationFailed,
+        priority: 'stat',
+        payload: {
+          orderId,
+          sagaId,
+          commandId,
+          kind: 'critical-result',
+          reasonCode: 'EHR_INBOX_UNAVAILABLE',
+        },
+      },
+    ]);
+
+    // Answered is answered: a replay after the inbox row is gone neither calls the EHR nor replies again.
+    await ds.query('DELETE FROM inbox WHERE message_id = $1', [
+      cmd.idempotencyKey,
+    ]);
+    const calls = (await sim.requests('ehr')).length;
+    await expect(
+      service.handleNotifyClinician(cmd, CONSUMER, { isFinal }),
+    ).resolves.toBe('duplicate');
+    expect(await sim.requests('ehr')).toHaveLength(calls);
+    expect(await outboxFor(orderId)).toHaveLength(1);
   });
 
   it('does not call the EHR again for a recorded notification whose inbox row is gone', async () => {

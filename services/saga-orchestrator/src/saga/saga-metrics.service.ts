@@ -42,7 +42,7 @@ export const SAGA_METRICS = {
   }),
   needsAttention: new Counter({
     name: 'saga_needs_attention_total',
-    help: 'Sagas put in needs-attention (a compensation failed after its retry budget), by saga type',
+    help: 'Sagas put in needs-attention (a compensation or the result notice failed after its retry budget), by saga type',
     labelNames: ['saga_type'] as const,
     registers: [registry],
   }),

@@ -58,6 +58,11 @@ export const input = {
     messageId: `m-delivered-${commandId}`,
     data: { orderId, sagaId, commandId, notificationId: `n-${commandId}`, kind, deliveredAt: NOW },
   }),
+  notificationFailed: (commandId: string, kind: NotificationKind = 'result-available', reasonCode = 'EHR_INBOX_UNAVAILABLE'): SagaInput => ({
+    type: 'NotificationFailed',
+    messageId: `m-notification-failed-${commandId}`,
+    data: { orderId, sagaId, commandId, kind, reasonCode },
+  }),
   labCancelled: (commandId: string): SagaInput => ({
     type: 'LabCancelled',
     messageId: `m-lab-cancelled-${commandId}`,

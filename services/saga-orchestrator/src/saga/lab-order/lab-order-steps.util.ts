@@ -1,10 +1,11 @@
 import { SUBJECTS } from '@lifeline/contracts';
-import type { NotificationKind, OrderPlacedV1 } from '@lifeline/contracts';
+import type { NotificationFailedV1, NotificationKind, OrderPlacedV1 } from '@lifeline/contracts';
 import { assertUnreachable } from '@lifeline/errors';
 
 import { labOrderSagaError } from './lab-order.errors.js';
 
 import type {
+  AttentionFailure,
   Awaiting,
   Compensation,
   SagaCommand,
@@ -127,6 +128,7 @@ export function startSaga(input: SagaInput, ctx: SagaContext): SagaTransition {
     case 'LabRejected':
     case 'ResultRecorded':
     case 'NotificationDelivered':
+    case 'NotificationFailed':
     case 'LabCancelled':
     case 'LabCancelFailed':
     case 'ChargeCreated':
@@ -175,6 +177,14 @@ export function resultNotice(state: SagaState, { resultId, critical, commandId }
   return notifyCommand(state, { commandId, kind, resultId, critical });
 }
 
+/** Failures already on record (a failed notice, say), so a later attention reason keeps them. */
+export const priorFailures = (state: SagaState): AttentionFailure[] => state.attention?.failures ?? [];
+
+export function noticeFailure(data: NotificationFailedV1): AttentionFailure {
+  const failure: AttentionFailure = { step: 'notify-clinician', code: data.reasonCode, notice: data.kind };
+  return data.commandId === undefined ? failure : { ...failure, commandId: data.commandId };
+}
+
 /** Tell the clinician about a result and wait for that delivery to complete the saga. */
 export function notifyResult({ state, result, ctx }: { state: SagaState; result: ResultRef; ctx: SagaContext }): SagaTransition {
   const notice = resultNotice(state, { ...result, commandId: ctx.newId() });
@@ -209,14 +219,14 @@ export function compensateNext(state: SagaState, ctx: SagaContext): SagaTransiti
 }
 
 export function finishCancelled(state: SagaState, ctx: SagaContext): SagaTransition {
-  const failures = (state.failedCompensations ?? []).map((f) => ({ step: f.kind, code: f.code }));
+  const failures: AttentionFailure[] = (state.failedCompensations ?? []).map((f) => ({ step: f.kind, code: f.code }));
   // The orderer is told and the order closes as cancelled either way; a failed undo keeps the saga
   // in needs-attention with its reason, so it is never reported as cleanly cancelled.
   const closed: SagaState = { ...state, awaiting: undefined, pendingResult: undefined };
   const cancelled: SagaState =
     failures.length === 0
       ? { ...closed, status: 'cancelled' }
-      : { ...closed, status: 'needs-attention', attention: { reason: 'compensation-failed', failures } };
+      : { ...closed, status: 'needs-attention', attention: { reason: 'compensation-failed', failures: [...priorFailures(state), ...failures] } };
   const notice = notifyCommand(cancelled, { commandId: ctx.newId(), kind: 'order-cancelled', critical: false });
   return { state: cancelled, commands: [notice], events: [cancelledEvent(cancelled, ctx.now)], deadline: null };
 }

@@ -137,6 +137,71 @@ describe('saga-orchestrator over JetStream and HTTP (real nats-server + PostgreS
     expect(stats.body.oldestInFlightSeconds).toBeGreaterThanOrEqual(0);
   });
 
+  it('maps clinical.notification.failed.v1 for the awaited result notice to needs-attention, visible over HTTP', async () => {
+    const orderId = `ord-${prefix}-notify-failed`;
+    const clinical = <T>(type: string, data: T): Envelope<T> =>
+      newEnvelope({ type, source: 'test', idempotencyKey: `TEST|${orderId}|${type}`, data });
+    await publish(
+      clinical(SUBJECTS.clinical.orderPlaced, {
+        orderId,
+        placerOrderNumber: 'PON-2',
+        sourceSystem: 'EHR',
+        sourceMessageId: 'MSG-2',
+        messageType: 'ORM^O01',
+        patient: { key: 'pk-0123456789abcdef', identifier: 'MRN-2' },
+        tests: [{ code: '2345-7' }],
+        priority: 'routine',
+      }),
+    );
+    const placed = await expectEventually(() => detail(orderId), { message: 'saga started from the placement' });
+    const acceptId = placed.history[0]?.commands[0]?.commandId;
+    await publish(clinical(SUBJECTS.clinical.labOrderAccepted, { orderId, sagaId: orderId, commandId: acceptId, lisOrderId: 'LIS-2' }));
+    await publish(
+      clinical(SUBJECTS.clinical.labResultRecorded, {
+        orderId,
+        resultId: 'res-1',
+        resultStatus: 'F',
+        critical: false,
+        criticalCodes: [],
+        observationCount: 1,
+      }),
+    );
+    const notifying = await expectEventually(
+      async () => {
+        const d = await detail(orderId);
+        expect(d.saga.status).toBe('awaiting-notification');
+        return d;
+      },
+      { message: 'result applied' },
+    );
+    const notifyId = notifying.history.at(-1)?.commands[0]?.commandId;
+    expect(notifyId).toBeDefined();
+
+    await publish(
+      clinical(SUBJECTS.clinical.notificationFailed, {
+        orderId,
+        sagaId: orderId,
+        commandId: notifyId,
+        kind: 'result-available',
+        reasonCode: 'EHR_INBOX_UNAVAILABLE',
+      }),
+    );
+
+    const stuck = await expectEventually(
+      async () => {
+        const d = await detail(orderId);
+        expect(d.saga.status).toBe('needs-attention');
+        return d;
+      },
+      { message: 'notification failure applied' },
+    );
+    expect(stuck.saga.attention).toEqual({
+      reason: 'clinician-notification-failed',
+      failures: [{ step: 'notify-clinician', code: 'EHR_INBOX_UNAVAILABLE', notice: 'result-available', commandId: notifyId }],
+    });
+    expect(stuck.history.at(-1)).toMatchObject({ inputType: 'NotificationFailed', fromStatus: 'awaiting-notification', commands: [], events: [] });
+  });
+
   it('answers 404 for an unknown saga and 400 for a bad limit', async () => {
     expect((await getJson('/sagas/no-such-saga')).status).toBe(404);
     expect((await getJson('/sagas?limit=abc')).status).toBe(400);

@@ -13,6 +13,7 @@ import {
   type LabOrderRejectedV1,
   type LabResultRecordedV1,
   type NotificationDeliveredV1,
+  type NotificationFailedV1,
   type OrderCancelRequestedV1,
   type OrderPlacedV1,
 } from '@lifeline/contracts';
@@ -48,9 +49,8 @@ export class LabOrderHandler {
 
   @ConsumeEvent('clinical.notification.>')
   async onNotificationEvent(@Payload() env: Envelope<unknown>, @Ctx() ctx: JetStreamContext): Promise<void> {
-    if (env.type !== SUBJECTS.clinical.notificationDelivered) return;
-    const data = env.data as NotificationDeliveredV1;
-    await this.apply(ctx, env, { sagaId: data.sagaId, input: { type: 'NotificationDelivered', messageId: env.id, data } });
+    const routed = notificationInput(env);
+    if (routed) await this.apply(ctx, env, routed);
   }
 
   @ConsumeEvent('clinical.billing.>')
@@ -93,6 +93,22 @@ function labInput(env: Envelope<unknown>): Routed | undefined {
       // Results are not replies to a command: they carry no sagaId, only the order id.
       const data = env.data as LabResultRecordedV1;
       return { sagaId: data.orderId, input: { type: 'ResultRecorded', messageId, data } };
+    }
+    default:
+      return undefined;
+  }
+}
+
+function notificationInput(env: Envelope<unknown>): Routed | undefined {
+  const messageId = env.id;
+  switch (env.type) {
+    case SUBJECTS.clinical.notificationDelivered: {
+      const data = env.data as NotificationDeliveredV1;
+      return { sagaId: data.sagaId, input: { type: 'NotificationDelivered', messageId, data } };
+    }
+    case SUBJECTS.clinical.notificationFailed: {
+      const data = env.data as NotificationFailedV1;
+      return { sagaId: data.sagaId, input: { type: 'NotificationFailed', messageId, data } };
     }
     default:
       return undefined;

@@ -11,6 +11,7 @@ import { createTestDatabase, expectEventually, installTestTracing } from '@lifel
 import { SAGA_MIGRATIONS } from '../../database.js';
 import { SagaInstanceRepository } from '../saga-instance.repository.js';
 import { SagaMetricsService } from '../saga-metrics.service.js';
+import { SagaService } from '../saga.service.js';
 import { LabOrderSagaRunner, type SagaApplyParams } from './lab-order.saga-runner.js';
 import type { SagaInput } from './lab-order.saga.js';
 import { SagaDeadlineService } from './saga-deadline.service.js';
@@ -94,6 +95,11 @@ function order(priority: Priority = 'routine') {
       type: 'NotificationDelivered',
       messageId: msg('delivered'),
       data: { orderId, sagaId, commandId, notificationId: `n-${commandId}`, kind, deliveredAt: new Date().toISOString() },
+    }),
+    notificationFailed: (commandId: string): SagaInput => ({
+      type: 'NotificationFailed',
+      messageId: msg('notification-failed'),
+      data: { orderId, sagaId, commandId, kind: 'result-available', reasonCode: 'EHR_INBOX_UNAVAILABLE' },
     }),
     charged: (commandId: string): SagaInput => ({
       type: 'ChargeCreated',
@@ -368,6 +374,37 @@ describe('LabOrderSagaRunner (real PostgreSQL)', () => {
     const subjects = (await outbox(o.sagaId)).map((r) => r.subject);
     expect(subjects.slice(-2)).toEqual([SUBJECTS.commands.notifyClinician, SUBJECTS.clinical.workflowLabOrderCancelled]);
     expect((await history(o.sagaId)).at(-1)).toMatchObject({ input_type: 'LabCancelFailed', from_status: 'compensating', to_status: 'needs-attention' });
+  });
+
+  it('a failed result notice persists needs-attention with the reason, visible to the inspector; nothing billed', async () => {
+    const o = order();
+    await awaitingResult(o);
+    await apply(o, o.result());
+    const notifyId = await lastCommandId(o.sagaId, SUBJECTS.commands.notifyClinician);
+    const outboxBefore = await outbox(o.sagaId);
+
+    await apply(o, o.notificationFailed(notifyId));
+
+    const attention = {
+      reason: 'clinician-notification-failed',
+      failures: [{ step: 'notify-clinician', code: 'EHR_INBOX_UNAVAILABLE', notice: 'result-available', commandId: notifyId }],
+    };
+    const inspector = new SagaService(ds, new SagaInstanceRepository());
+    const detail = await inspector.get(o.sagaId);
+    expect(detail?.saga).toMatchObject({ status: 'needs-attention', attention, deadlineAt: null });
+    expect(detail?.history.at(-1)).toMatchObject({
+      inputType: 'NotificationFailed',
+      fromStatus: 'awaiting-notification',
+      toStatus: 'needs-attention',
+      commands: [],
+      events: [],
+      ignored: null,
+    });
+    expect(await inspector.list({ status: 'needs-attention', orderId: o.orderId, limit: 10 })).toEqual([
+      expect.objectContaining({ sagaId: o.sagaId, attention }),
+    ]);
+    // Neither billed nor completed: no new command or outcome event.
+    expect(await outbox(o.sagaId)).toHaveLength(outboxBefore.length);
   });
 
   it('starts one saga when two first messages race: the second applies on top of the first', async () => {

@@ -12,6 +12,7 @@ import type {
   LabOrderRejectedV1,
   LabResultRecordedV1,
   NotificationDeliveredV1,
+  NotificationFailedV1,
   NotificationKind,
   NotifyClinicianV1,
   OrderCancelRequestedV1,
@@ -32,7 +33,9 @@ import {
   finishCancelled,
   ignore,
   notifyCommand,
+  noticeFailure,
   notifyResult,
+  priorFailures,
   rejectedEvent,
   resultNotice,
   startSaga,
@@ -57,7 +60,10 @@ export type LabOrderSagaStatus =
   | 'compensating'
   | 'cancelled'
   | 'rejected'
-  /** A compensation failed after its retry budget: persisted with its reason, never silently closed. */
+  /**
+   * A compensation, or the awaited result notice to the clinician, failed after its retry budget:
+   * persisted with its reason, never silently closed or completed.
+   */
   | 'needs-attention';
 
 export type Compensation = { kind: 'cancel-at-lab'; lisOrderId: string } | { kind: 'void-charge'; chargeId: string };
@@ -69,10 +75,18 @@ export interface Awaiting {
   kind: 'accept-order' | 'notify-result' | 'create-charge' | CompensationKind;
 }
 
+/** One step that failed for good; a notice failure also says which notice and which command. */
+export interface AttentionFailure {
+  step: CompensationKind | 'create-charge' | 'notify-clinician';
+  code: string;
+  notice?: NotificationKind;
+  commandId?: string;
+}
+
 /** Why a saga needs a human: the step that failed and the error code it reported. */
 export interface Attention {
-  reason: 'compensation-failed' | 'billing-failed';
-  failures: { step: CompensationKind | 'create-charge'; code: string }[];
+  reason: 'compensation-failed' | 'billing-failed' | 'clinician-notification-failed';
+  failures: AttentionFailure[];
 }
 
 export interface SagaState {
@@ -116,6 +130,7 @@ export type SagaInput =
   | In<'LabRejected', LabOrderRejectedV1>
   | In<'ResultRecorded', LabResultRecordedV1>
   | In<'NotificationDelivered', NotificationDeliveredV1>
+  | In<'NotificationFailed', NotificationFailedV1>
   | In<'LabCancelled', LabOrderCancelledV1>
   | In<'LabCancelFailed', LabCancelFailedV1>
   | In<'ChargeCreated', BillingChargeCreatedV1>
@@ -204,6 +219,8 @@ export function transition(state: SagaState | null, input: SagaInput, ctx: SagaC
       return onResultRecorded({ state, data: input.data, ctx });
     case 'NotificationDelivered':
       return onNotificationDelivered({ state, data: input.data, ctx });
+    case 'NotificationFailed':
+      return onNotificationFailed({ state, data: input.data });
     case 'LabCancelled':
       return onLabCancelled({ state, data: input.data, ctx });
     case 'LabCancelFailed':
@@ -341,6 +358,23 @@ function onNotificationDelivered({ state, data, ctx }: Step<NotificationDelivere
   return { state: { ...state, status: 'awaiting-billing', awaiting }, commands: [charge], events: [], deadline: null };
 }
 
+// The notifications service spent its retry budget on a notice (or the EHR refused it). The awaited
+// result notice is a clinical step: the clinician does not know, so the saga neither bills nor
+// completes but waits for a human. Any other notice failure is recorded without changing the status.
+function onNotificationFailed({ state, data }: { state: SagaState; data: NotificationFailedV1 }): SagaTransition {
+  const failure = noticeFailure(data);
+  const seen = data.commandId !== undefined && priorFailures(state).some((f) => f.step === 'notify-clinician' && f.commandId === data.commandId);
+  if (seen) return ignore(state, 'duplicate');
+  const failures = [...priorFailures(state), failure];
+  if (RESULT_KINDS.has(data.kind) && awaits(state, 'notify-result', data.commandId)) {
+    const attention: Attention = { reason: 'clinician-notification-failed', failures };
+    const stuck: SagaState = { ...state, status: 'needs-attention', awaiting: undefined, attention };
+    return { state: stuck, commands: [], events: [], deadline: null };
+  }
+  const attention: Attention = { reason: state.attention?.reason ?? 'clinician-notification-failed', failures };
+  return { state: { ...state, attention }, commands: [], events: [] };
+}
+
 function onChargeCreated({ state, data, ctx }: Step<BillingChargeCreatedV1>): SagaTransition {
   if (!awaits(state, 'create-charge', data.commandId)) return ignore(state, 'stale-reply');
   const charged: SagaState = {
@@ -362,7 +396,8 @@ function onChargeFailed({ state, data, ctx }: Step<BillingChargeFailedV1>): Saga
   // Nothing was charged, so nothing to void; the rest of the stack still has to be undone.
   if (settled.cancelRequested) return compensateNext(settled, ctx);
   // Billing never holds the clinical outcome hostage: the order completes, flagged for manual billing.
-  const attention: Attention = { reason: 'billing-failed', failures: [{ step: 'create-charge', code: data.reasonCode }] };
+  // Earlier failed notices stay listed: an operator must see every step that failed.
+  const attention: Attention = { reason: 'billing-failed', failures: [...priorFailures(state), { step: 'create-charge', code: data.reasonCode }] };
   const done: SagaState = { ...settled, status: 'completed-billing-failed', attention };
   return { state: done, commands: [], events: [completedEvent(done, ctx.now)], deadline: null };
 }

@@ -1,10 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
 
 import { isAppError } from '@lifeline/errors';
-import { validatePayload } from '@lifeline/contracts';
+import { validatePayload, type NotificationKind } from '@lifeline/contracts';
 
 import { isTerminal, SAGA_TYPE, transition } from './lab-order.saga.js';
 import type {
+  AttentionFailure,
   LabOrderSagaStatus,
   SagaCommand,
   SagaDeadline,
@@ -82,7 +83,7 @@ function given(...history: SagaInput[]) {
 }
 
 const { placed, cancel, accepted, labRejected, result, delivered, labCancelled, deadlineExpired } = input;
-const { charged, voided, chargeFailed, labCancelFailed } = input;
+const { charged, voided, chargeFailed, labCancelFailed, notificationFailed } = input;
 const billingFlow = [placed(), accepted('cmd-1'), result(), delivered('cmd-2')];
 const completedFlow = [...billingFlow, charged('cmd-3')];
 
@@ -540,6 +541,91 @@ describe(`${SAGA_TYPE} saga: billing and failed compensations`, () => {
       given(...overdue).when(delivered('cmd-3')).then({ status: 'awaiting-billing', commands: [cmd.charge('cmd-4')], deadline: null });
       given(...overdue, delivered('cmd-3')).when(deadlineExpired()).thenIgnored('late-deadline');
     });
+  });
+});
+
+describe(`${SAGA_TYPE} saga: failed clinician notifications`, () => {
+  const notifying = [placed(), accepted('cmd-1'), result()];
+  const notice = (n: { kind: NotificationKind; commandId: string; code?: string }): AttentionFailure => ({
+    step: 'notify-clinician',
+    code: n.code ?? 'EHR_INBOX_UNAVAILABLE',
+    notice: n.kind,
+    commandId: n.commandId,
+  });
+
+  it('the awaited result notice failing for good puts the saga in needs-attention: no billing, no completion', () => {
+    given(...notifying).when(notificationFailed('cmd-2')).then({
+      status: 'needs-attention',
+      deadline: null,
+      state: {
+        awaiting: undefined,
+        attention: { reason: 'clinician-notification-failed', failures: [notice({ kind: 'result-available', commandId: 'cmd-2' })] },
+      },
+    });
+  });
+
+  it('after that, the repeated failure, a late delivery and a cancel change nothing', () => {
+    const stuck = [...notifying, notificationFailed('cmd-2')];
+    given(...stuck).when(notificationFailed('cmd-2')).thenIgnored('duplicate');
+    given(...stuck).when(delivered('cmd-2')).thenIgnored('stale-reply');
+    given(...stuck).when(cancel()).thenIgnored('duplicate');
+  });
+
+  it('a superseded result notice failing is recorded; the saga still waits for the newer one', () => {
+    given(...notifying, result({ resultId: 'res-2' })).when(notificationFailed('cmd-2', 'result-available', 'EHR_REJECTED')).then({
+      status: 'awaiting-notification',
+      state: {
+        awaiting: { commandId: 'cmd-3', kind: 'notify-result' },
+        attention: { reason: 'clinician-notification-failed', failures: [notice({ kind: 'result-available', commandId: 'cmd-2', code: 'EHR_REJECTED' })] },
+      },
+    });
+  });
+
+  it('a failed rejection or cancel notice records the reason and keeps the terminal state', () => {
+    given(placed(), labRejected('cmd-1')).when(notificationFailed('cmd-2', 'order-rejected')).then({
+      status: 'rejected',
+      state: { attention: { reason: 'clinician-notification-failed', failures: [notice({ kind: 'order-rejected', commandId: 'cmd-2' })] } },
+    });
+    given(placed(), accepted('cmd-1'), cancel(), labCancelled('cmd-2')).when(notificationFailed('cmd-3', 'order-cancelled')).then({
+      status: 'cancelled',
+      state: { attention: { reason: 'clinician-notification-failed', failures: [notice({ kind: 'order-cancelled', commandId: 'cmd-3' })] } },
+    });
+  });
+
+  it('a failed cancel notice after a failed compensation keeps the compensation reason and lists both', () => {
+    given(...notifying, cancel(), labCancelFailed('cmd-3')).when(notificationFailed('cmd-4', 'order-cancelled')).then({
+      status: 'needs-attention',
+      state: {
+        attention: {
+          reason: 'compensation-failed',
+          failures: [{ step: 'cancel-at-lab', code: 'LIS_REJECTED' }, notice({ kind: 'order-cancelled', commandId: 'cmd-4' })],
+        },
+      },
+    });
+  });
+
+  it('a failed overdue notice is recorded; the late result still completes, and billing keeps the record', () => {
+    const overdue = [placed(), accepted('cmd-1'), deadlineExpired()];
+    given(...overdue).when(notificationFailed('cmd-2', 'overdue-result')).then({
+      status: 'awaiting-result',
+      state: { attention: { reason: 'clinician-notification-failed', failures: [notice({ kind: 'overdue-result', commandId: 'cmd-2' })] } },
+    });
+    const billing = [...overdue, notificationFailed('cmd-2', 'overdue-result'), result(), delivered('cmd-3')];
+    given(...billing).when(chargeFailed('cmd-4')).then({
+      status: 'completed-billing-failed',
+      events: [out.completed()],
+      deadline: null,
+      state: {
+        attention: {
+          reason: 'billing-failed',
+          failures: [notice({ kind: 'overdue-result', commandId: 'cmd-2' }), { step: 'create-charge', code: 'BILLING_REJECTED' }],
+        },
+      },
+    });
+  });
+
+  it('a failure reply cannot start a saga', () => {
+    given().when(notificationFailed('cmd-1')).thenThrows('SAGA_NOT_FOUND', true);
   });
 });
 
