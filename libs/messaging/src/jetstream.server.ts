@@ -8,6 +8,7 @@ import {
   HEADERS,
   consumersOf,
   isKnownType,
+  isStatLane,
   laneSubject,
   validatePayload,
   withPriorityLanes,
@@ -47,6 +48,7 @@ import {
 } from './retry-policy.js';
 import { RetryPolicyResolver, type RetryPoliciesConfig } from './retry-policy.config.js';
 import { Semaphore } from './semaphore.util.js';
+import { LanePrecedence } from './lane-precedence.util.js';
 
 export type MessagingErrorCode = 'ENVELOPE_INVALID' | 'PAYLOAD_UNPARSEABLE' | 'PAYLOAD_INVALID' | 'NO_HANDLER';
 
@@ -105,6 +107,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private jsm?: JetStreamManager;
   private specs: ConsumerSpec[] = [];
   private closing = false;
+  private readonly precedence = new LanePrecedence();
 
   constructor(private readonly options: JetStreamServerOptions) {
     super();
@@ -244,11 +247,16 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         return;
       }
     }
+    // stat first: a routine handler waits to start while stat work runs (LanePrecedence)
+    const stat = isStatLane(spec.filterSubject);
+    if (!stat) await this.precedence.routineTurn();
     await loop.semaphore.acquire();
     let decision: AckDecision | undefined;
+    if (stat) this.precedence.enterStat();
     try {
       decision = await this.process(spec, msg, loop.pattern, patientKey);
     } finally {
+      if (stat) this.precedence.leaveStat();
       loop.semaphore.release();
       if (patientKey && !releasedHead) {
         if (decision?.action === 'nak') gate.settle(patientKey, seq, 'away', decision.delayMs + spec.ackWaitMs);
