@@ -61,6 +61,12 @@ class LaneModule {}
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
 function p99(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] as number;
@@ -133,8 +139,9 @@ describe('priority lanes (real nats-server)', () => {
   }
 
   /**
-   * Idle and loaded probes interleaved over `rounds` (the shared box's noise then hits both alike);
-   * p99 over all samples of each condition.
+   * Idle and loaded probes interleaved over `rounds` (the shared box's noise then hits both alike).
+   * Each condition's figure is the median of its per-round p99s: one round's scheduler hiccup on two
+   * cores must not decide the comparison (a single pooled p99 flipped between 1.2 and 1.7 across runs).
    */
   async function measure(statPriority: Priority, rounds: number): Promise<{ idle: number; loaded: number; leftAtStart: number; leftAtEnd: number }> {
     await probe(statPriority); // warm-up (JIT, connections)
@@ -143,20 +150,21 @@ describe('priority lanes (real nats-server)', () => {
     let leftAtStart = BACKLOG;
     let leftAtEnd = BACKLOG;
     for (let r = 0; r < rounds; r += 1) {
-      idle.push(...(await probe(statPriority)));
+      idle.push(p99(await probe(statPriority)));
       routineDone = 0;
       await enqueueBacklog();
       leftAtStart = Math.min(leftAtStart, BACKLOG - routineDone);
-      loaded.push(...(await probe(statPriority)));
+      loaded.push(p99(await probe(statPriority)));
       leftAtEnd = Math.min(leftAtEnd, BACKLOG - routineDone);
       await expectEventually(() => expect(routineDone).toBe(BACKLOG), { timeoutMs: 60_000, intervalMs: 250 });
     }
-    return { idle: p99(idle), loaded: p99(loaded), leftAtStart, leftAtEnd };
+    return { idle: median(idle), loaded: median(loaded), leftAtStart, leftAtEnd };
   }
 
   it('stat p99 under a routine backlog stays within 1.5× of its idle p99 (own subject, own durable)', async () => {
     await start(true);
-    const { idle, loaded, leftAtEnd } = await measure('stat', 3);
+    const { idle, loaded, leftAtEnd } = await measure('stat', 5);
+    process.stdout.write(`priority lanes: stat p99 idle ${idle.toFixed(1)} ms, under backlog ${loaded.toFixed(1)} ms, ratio ${(loaded / idle).toFixed(2)}\n`);
     // the measurement only counts if the backlog was still there while every stat probe ran
     expect(leftAtEnd).toBeGreaterThan(0);
     expect(loaded / idle).toBeLessThanOrEqual(1.5);
