@@ -172,6 +172,18 @@ export async function runBench(opts = {}) {
     } finally {
       await gw.cleanup();
     }
+    // The R17 duplicate register costs two KV round trips per message (claim, confirm) on top of the
+    // INGEST publish: the same stage without it shows what the register costs and what the rest costs.
+    const nMax = Math.max(...S.mllp.connections);
+    log(`MLLP durable-ACK without the duplicate register (n=${nMax})`);
+    const gwOff = await startBenchMesh({ root: ROOT, natsUrl, adminUrl, services: ['ingest-gateway'], label: 'mllp-noreg', env: { MLLP_DUPLICATE_DETECTION: 'false' }, log });
+    try {
+      D.mllp_register_off = await mllpThroughput({ mesh: gwOff.mesh, connections: nMax, count: S.mllp.count, deadlineMs: S.mllp.deadlineMs, padBytes: S.padBytes, runId: `${runId}nr` });
+      F[`mllp_n${nMax}_register_off_msgs_per_s`] = D.mllp_register_off.perSecond;
+      F[`mllp_n${nMax}_register_off_ack_p99_ms`] = D.mllp_register_off.ackLatencyMs.p99;
+    } finally {
+      await gwOff.cleanup();
+    }
     log('lab-order flow (whole mesh)');
     // The EHR/LIS guards (rate limit, concurrency cap) protect the external systems; by default the
     // bench lifts them to measure Lifeline itself (--production-limits keeps the defaults: 20 EHR/s).

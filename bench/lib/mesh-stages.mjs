@@ -234,7 +234,8 @@ export async function flow({ natsUrl, mesh, naming, runId, mode, rate, workers, 
       if (ackCode(ormAck) !== 'AA') throw new Error(`ORM ACK ${ackCode(ormAck)}`);
       await accepted;
       const oruAck = await pool.send(
-        hl7Oru({ controlId: `${placer}-oru`, placerOrderNumber: placer, patientId, testCode: 'K', observations: [{ code: 'K', value: 4.1, units: 'mmol/L', range: '3.5-5.1' }] }),
+        // a stat order's result comes back stat: the LIS echoes the priority in OBR-5
+        hl7Oru({ controlId: `${placer}-oru`, placerOrderNumber: placer, patientId, testCode: 'K', obrPriority: priority === 'S' ? 'S' : undefined, observations: [{ code: 'K', value: 4.1, units: 'mmol/L', range: '3.5-5.1' }] }),
       );
       if (ackCode(oruAck) !== 'AA') throw new Error(`ORU ACK ${ackCode(oruAck)}`);
       const done = await completed;

@@ -10,12 +10,16 @@ import type { ConsumerSpec, StreamName } from './topology.js';
  * `clinical.stat.order.placed.v1` (stat). The routine subject stays the CloudEvents `type`, so
  * schemas, handlers and `@ConsumeEvent` patterns are unchanged; a routine wildcard (`clinical.lab.>`)
  * never matches the stat lane, and both still land in the same stream (`clinical.>`).
+ *
+ * Raw ingest is laned too (`ingest.hl7v2.v1` → `ingest.stat.hl7v2.v1`): the gateway classifies each
+ * HL7 message (libs/hl7 `classifyHl7Priority`: a stat order or a critical result) before it stores
+ * it, so a stat message does not queue behind a routine backlog in INGEST → normalizer either.
  */
 export const STAT_LANE_TOKEN = 'stat';
 
-/** Streams whose consumers get a stat lane: raw ingest has no priority before it is parsed. */
-export const LANED_STREAMS: readonly StreamName[] = ['CLINICAL', 'COMMANDS'];
-const LANED_ROOTS: readonly string[] = ['clinical', 'cmd'];
+/** Streams whose consumers get a stat lane (every stream but the DLQ). */
+export const LANED_STREAMS: readonly StreamName[] = ['INGEST', 'CLINICAL', 'COMMANDS'];
+const LANED_ROOTS: readonly string[] = ['ingest', 'clinical', 'cmd'];
 
 /** Handler invocations in flight reserved for the stat lane of each consumer. */
 export const STAT_LANE_CONCURRENCY = 4;

@@ -1,5 +1,13 @@
 export { parseHl7, Hl7Message, Hl7Segment } from './hl7-parse.util.js';
 export { parseMsh } from './hl7-msh.util.js';
+export {
+  classifyHl7Priority,
+  orderSegmentsPriority,
+  observationsPriority,
+  isCriticalFlag,
+  CRITICAL_ABNORMAL_FLAGS,
+} from './hl7-priority.util.js';
+export type { Hl7Priority, Hl7OrderSegments } from './hl7-priority.util.js';
 export type { Hl7Msh } from './hl7-msh.util.js';
 export { escapeHl7, unescapeHl7, DEFAULT_ENCODING } from './hl7-escape.util.js';
 export type { Hl7EncodingCharacters } from './hl7-escape.util.js';

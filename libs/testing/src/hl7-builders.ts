@@ -9,6 +9,8 @@ export interface Hl7OrmInput {
   patientId: string;
   /** S (stat) or R (routine); goes to ORC-7.6 and TQ1-9. */
   priority?: 'S' | 'R';
+  /** OBR-5 (the older OBR priority field) only, for senders that put the priority nowhere else. */
+  obrPriority?: 'S' | 'R';
   /** ORC-1: NW new order, CA cancel. Default 'NW'. */
   orderControl?: 'NW' | 'CA';
   /** OBR-4 code. Default 'CBC'. */
@@ -40,6 +42,8 @@ export interface Hl7OruInput {
   testCode?: string;
   /** OBR-25 and OBX-11: F final, P preliminary, C corrected. Default 'F'. */
   resultStatus?: string;
+  /** OBR-5: the LIS echoes a stat order's priority on its result (empty when unset). */
+  obrPriority?: 'S' | 'R';
   enhanced?: boolean;
   sendingApp?: string;
   sendingFacility?: string;
@@ -67,7 +71,7 @@ export function hl7Orm(input: Hl7OrmInput): string {
     segment('PV1', { 1: '1', 2: 'O' }),
     segment('ORC', { 1: input.orderControl ?? 'NW', 2: placer, 7: priority === '' ? '' : `^^^^^${priority}`, 9: ts }),
     ...(priority === '' ? [] : [segment('TQ1', { 1: '1', 9: priority })]),
-    segment('OBR', { 1: '1', 2: placer, 4: codedTest(testCode), 7: ts }),
+    segment('OBR', { 1: '1', 2: placer, 4: codedTest(testCode), 5: input.obrPriority ?? '', 7: ts }),
   ];
   return segments.join('\r');
 }
@@ -82,7 +86,7 @@ export function hl7Oru(input: Hl7OruInput): string {
     msh({ ...input, type: 'ORU^R01^ORU_R01', ts, defaultApp: 'LIS' }),
     pid(input.patientId, input.sendingFacility),
     segment('ORC', { 1: 'RE', 2: placer, 9: ts }),
-    segment('OBR', { 1: '1', 2: placer, 4: codedTest(input.testCode ?? 'CBC'), 7: ts, 22: ts, 25: status }),
+    segment('OBR', { 1: '1', 2: placer, 4: codedTest(input.testCode ?? 'CBC'), 5: input.obrPriority ?? '', 7: ts, 22: ts, 25: status }),
     ...input.observations.map((o, i) =>
       segment('OBX', {
         1: String(i + 1),

@@ -55,6 +55,14 @@ describe('hl7Orm', () => {
     expect(msg.getSegment('OBR')?.getComponent(4, 1)).toBe('K');
   });
 
+  it('puts obrPriority in OBR-5 only (no ORC-7, no TQ1)', () => {
+    const text = hl7Orm({ controlId: 'MSG-3', placerOrderNumber: 'PO-79', patientId: 'P-3', obrPriority: 'S' });
+    expect(segmentNames(text)).toEqual(['MSH', 'PID', 'PV1', 'ORC', 'OBR']);
+    const msg = Hl7Message.parse(text);
+    expect(msg.getSegment('OBR')?.getField(5)?.toString()).toBe('S');
+    expect(msg.getSegment('ORC')?.getField(7)?.toString() ?? '').toBe('');
+  });
+
   it('escapes HL7 delimiters inside values', () => {
     const text = hl7Orm({ controlId: 'A|B', placerOrderNumber: 'P^1', patientId: 'X&Y' });
     const msh = text.split('\r')[0] ?? '';

@@ -13,7 +13,7 @@ import {
   INGEST_GATEWAY_CONFIG,
   type IngestGatewayConfig,
 } from '../config/ingest-gateway.config.js';
-import type { StoredAck } from './mllp-duplicate.util.js';
+import type { AckClaim, StoredAck } from './mllp-duplicate.util.js';
 
 export type MllpAckStoreErrorCode = 'MLLP_ACK_STORE_UNAVAILABLE';
 
@@ -22,8 +22,10 @@ const WRONG_LAST_SEQUENCE = new Set([10071, 10164]);
 
 /**
  * The duplicate register of R17: (MSH-3, MSH-4, MSH-10) → content hash and ACK, in a JetStream KV
- * bucket whose max age is the horizon (per-key TTL needs server 2.11). History 1: a key is written
- * once (create-only) and never updated, so the first ACK is the one every resend gets.
+ * bucket whose max age is the horizon (per-key TTL needs server 2.11). History 1: a key is created
+ * once, before its message is published, with the ACK that message gets ('pending'), and confirmed
+ * ('stored') after the PubAck by a compare-and-set; the ACK bytes never change, so every resend gets
+ * the first ACK.
  */
 @Injectable()
 export class MllpAckStore implements OnModuleInit {
@@ -72,41 +74,56 @@ export class MllpAckStore implements OnModuleInit {
     this.logger.info({ bucket: config.name, fromMs: status.ttl, toMs: horizonMs }, 'MLLP duplicate horizon changed');
   }
 
-  /** The ACK remembered for this key, or null. Throws MLLP_ACK_STORE_UNAVAILABLE. */
-  async lookup(key: string): Promise<StoredAck | null> {
+  /** The ACK remembered for this key with its revision, or null. Throws MLLP_ACK_STORE_UNAVAILABLE. */
+  async lookup(key: string): Promise<{ stored: StoredAck; revision: number } | null> {
     const kv = this.bucket();
     try {
       const entry = await kv.get(key);
       if (!entry || entry.operation !== 'PUT' || entry.length === 0) return null;
-      return entry.json<StoredAck>();
+      return { stored: entry.json<StoredAck>(), revision: entry.revision };
     } catch (cause) {
       throw unavailable('lookup', cause);
     }
   }
 
   /**
-   * Remembers the ACK unless the key is already there, and returns what the register holds now:
-   * `ack` itself, or the record of a concurrent copy of the message that got there first.
+   * Writes `record` unless the key is already there (create-only, one round trip for a new message)
+   * and says which record the register holds now: ours, or the one of an earlier or concurrent copy.
    */
-  async remember(key: string, ack: StoredAck): Promise<StoredAck> {
+  async claim(key: string, record: StoredAck): Promise<AckClaim> {
     const kv = this.bucket();
     try {
-      await kv.create(key, JSON.stringify(ack));
-      return ack;
+      return { kind: 'created', revision: await kv.create(key, JSON.stringify(record)) };
     } catch (cause) {
-      if (!(cause instanceof JetStreamApiError) || !WRONG_LAST_SEQUENCE.has(cause.code))
-        throw unavailable('remember', cause);
+      if (!isWrongLastSequence(cause)) throw unavailable('claim', cause);
     }
-    const winner = await this.lookup(key);
+    const held = await this.lookup(key);
     // Written and gone (aged out) between the two calls: only possible with a tiny horizon.
-    if (winner === null) throw unavailable('remember', new Error('entry vanished'));
-    return winner;
+    if (held === null) throw unavailable('claim', new Error('entry vanished'));
+    return { kind: 'held', ...held };
+  }
+
+  /**
+   * Marks a claimed record stored (compare-and-set on its revision). Losing the race to another copy
+   * that confirmed first is success: the record is stored either way.
+   */
+  async confirm(key: string, record: StoredAck, revision: number): Promise<void> {
+    const kv = this.bucket();
+    try {
+      await kv.update(key, JSON.stringify({ ...record, state: 'stored' } satisfies StoredAck), revision);
+    } catch (cause) {
+      if (!isWrongLastSequence(cause)) throw unavailable('confirm', cause);
+    }
   }
 
   private bucket(): KV {
     if (!this.kv) throw unavailable('open', new Error('bucket not open'));
     return this.kv;
   }
+}
+
+function isWrongLastSequence(cause: unknown): boolean {
+  return cause instanceof JetStreamApiError && WRONG_LAST_SEQUENCE.has(cause.code);
 }
 
 function unavailable(operation: string, cause: unknown): AppError<MllpAckStoreErrorCode> {

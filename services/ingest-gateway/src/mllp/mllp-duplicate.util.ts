@@ -9,7 +9,17 @@ export interface StoredAck {
   /** The unframed ACK exactly as first written, replayed byte for byte on a resend. */
   ack: string;
   code: AckCode;
+  /**
+   * 'pending': written before the message was published (its ACK is the one it will get once stored);
+   * 'stored': the INGEST PubAck arrived. Records written before this field existed are stored ones.
+   */
+  state?: 'pending' | 'stored';
 }
+
+/** What a create-only write of the register found: our record is in, or an earlier one is held. */
+export type AckClaim =
+  | { kind: 'created'; revision: number }
+  | { kind: 'held'; stored: StoredAck; revision: number };
 
 export type DuplicateVerdict =
   | { kind: 'new' }
@@ -41,6 +51,11 @@ export function normalizedSha256(payload: Buffer | string): string {
   while (segments.length > 0 && segments[segments.length - 1] === '')
     segments.pop();
   return createHash('sha256').update(segments.join('\r'), 'latin1').digest('hex');
+}
+
+/** A record whose message may not be in INGEST yet: a resend must store it again before replaying. */
+export function isPending(stored: StoredAck): boolean {
+  return stored.state === 'pending';
 }
 
 /** Same hash → a resend (replay the stored ACK); other hash → the sender reused a control id. */

@@ -17,7 +17,7 @@ import { ackCode, expectEventually, hl7Orm, testNatsUrl, uniquePrefix } from '@l
 import { AppModule } from '../app.module.js';
 import { loadIngestGatewayConfig } from '../config/ingest-gateway.config.js';
 import { MllpAckStore } from './mllp-ack.store.js';
-import { duplicateKey } from './mllp-duplicate.util.js';
+import { duplicateKey, normalizedSha256, type StoredAck } from './mllp-duplicate.util.js';
 import { MllpIngestService } from './mllp-ingest.service.js';
 import { startMllpListener } from './mllp-listener.util.js';
 
@@ -228,6 +228,36 @@ describe('MLLP duplicate detection (R17; real nats-server, gateway in-process)',
 
     expect(resent).toBe(first);
     expect(await ingestCount(controlId)).toBe(1);
+  });
+
+  it('confirms the record as stored after the PubAck', async () => {
+    const controlId = `r17-${randomUUID()}`;
+    const message = orm(controlId);
+    const key = duplicateKey(parseMsh(Buffer.from(message, 'latin1')));
+    const kv = await new Kvm(nc).open(MllpAckStore.bucket(naming));
+
+    const ack = await exchange(guarded.port, message);
+
+    // the confirm runs beside the ACK write, so it may land a moment after the ACK
+    await expectEventually(async () => (await kv.get(key))?.json<StoredAck>().state === 'stored', { message: 'record confirmed' });
+    expect((await kv.get(key))?.json<StoredAck>().ack).toBe(ack);
+  });
+
+  it('stores a message whose gateway died between the claim and the publish when the sender resends it', async () => {
+    const controlId = `r17-${randomUUID()}`;
+    const message = orm(controlId);
+    const key = duplicateKey(parseMsh(Buffer.from(message, 'latin1')));
+    const kv = await new Kvm(nc).open(MllpAckStore.bucket(naming));
+    // what a gateway leaves behind when it dies after the claim: a pending record, nothing in INGEST
+    const pending: StoredAck = { sha256: normalizedSha256(message), ack: `MSH|^~\\&|LIFELINE|LIFELINE|EHR|HOSP|20260102030405||ACK^O01^ACK|DIED-1|P|2.5.1\rMSA|AA|${controlId}`, code: 'AA', state: 'pending' };
+    await kv.create(key, JSON.stringify(pending));
+    expect(await ingestCount(controlId)).toBe(0);
+
+    const resent = await exchange(guarded.port, message);
+
+    expect(resent).toBe(pending.ack);
+    expect(await ingestCount(controlId)).toBe(1);
+    await expectEventually(async () => (await kv.get(key))?.json<StoredAck>().state === 'stored', { message: 'record confirmed' });
   });
 
   it('negative control: with detection off, a resend after the window is stored a second time', async () => {

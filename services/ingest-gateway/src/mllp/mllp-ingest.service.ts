@@ -4,16 +4,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { Counter, Histogram } from 'prom-client';
 
-import { HEADERS, SUBJECTS } from '@lifeline/contracts';
+import { HEADERS, SUBJECTS, laneSubject } from '@lifeline/contracts';
 import { isAppError } from '@lifeline/errors';
-import { acceptCode, ackModeFor, buildAck, parseMsh, type AckCode, type AckError, type Hl7Msh, type MllpInboundMessage } from '@lifeline/hl7';
+import { acceptCode, ackModeFor, buildAck, classifyHl7Priority, parseHl7, parseMsh, type AckCode, type AckError, type Hl7Msh, type Hl7Priority, type MllpInboundMessage } from '@lifeline/hl7';
 import { CONTENT_TYPE_HEADER, HL7V2_CONTENT_TYPE, JetStreamPublisher } from '@lifeline/messaging';
 import { ATTR, SpanKind, inSpan, registry, type Logger } from '@lifeline/observability';
 import { SERVICE_LOGGER } from '@lifeline/service-kit';
 
 import { INGEST_GATEWAY_CONFIG, type IngestGatewayConfig } from '../config/ingest-gateway.config.js';
 import { MllpAckStore } from './mllp-ack.store.js';
-import { classifyResend, duplicateKey, normalizedSha256, type DuplicateVerdict, type StoredAck } from './mllp-duplicate.util.js';
+import { classifyResend, duplicateKey, isPending, normalizedSha256, type AckClaim, type DuplicateVerdict, type StoredAck } from './mllp-duplicate.util.js';
 
 const messages = new Counter({
   name: 'mllp_messages_total',
@@ -38,6 +38,11 @@ const duplicateReplays = new Counter({
 const duplicateConflicts = new Counter({
   name: 'mllp_duplicate_conflicts_total',
   help: 'HL7 messages rejected because their MSH-10 was already used with different content',
+  registers: [registry],
+});
+const pendingResends = new Counter({
+  name: 'mllp_duplicate_pending_resends_total',
+  help: 'Resends that found their first copy not yet confirmed stored and were published again (idempotent)',
   registers: [registry],
 });
 const registerErrors = new Counter({
@@ -85,8 +90,13 @@ export class MllpIngestService {
 
   private async process(msg: MllpInboundMessage): Promise<Answer> {
     let msh: Hl7Msh;
+    let priority: Hl7Priority;
     try {
-      msh = parseMsh(msg.payload);
+      // parsed once: the header and the lane come from the same parse
+      const parsed = parseHl7(msg.payload);
+      msh = parseMsh(parsed);
+      // Stat orders and critical results take the INGEST stat lane, past any routine backlog.
+      priority = classifyHl7Priority(parsed);
     } catch (err) {
       const field = isAppError(err) ? String(err.details.field ?? 'MSH') : 'MSH';
       this.logger.warn({ connection: msg.connectionId, bytes: msg.payload.length, field }, 'MLLP frame rejected: unreadable MSH');
@@ -97,39 +107,50 @@ export class MllpIngestService {
       this.logger.warn({ controlId: msh.controlId, processingId }, 'MLLP frame rejected: unsupported processing id');
       return this.answer(msh, 'rejected', { hl7ErrorCode: '202', severity: 'E', location: 'MSH^1^11', diagnostic: 'unsupported processing id' });
     }
-    return this.acks.enabled ? this.storeOnce(msg, msh) : this.store(msg, msh);
+    return this.acks.enabled ? this.storeOnce(msg, msh, priority) : this.store(msg, msh, priority);
   }
 
   /**
-   * R17: look the (sender, MSH-10) up first; a resend gets the stored ACK byte for byte and is not
-   * published again, a reused MSH-10 with other content gets AR/CR. A new message is published, then
-   * its ACK remembered (create-only), then answered. The register failing answers AE/CE: an AA/CA
-   * that was not remembered would let a resend past the 2-min INGEST window become a second effect.
+   * R17 in two sequential round trips: the (sender, MSH-10) is claimed in the register first, with the
+   * ACK this message will get ('pending'), then the message is published; the ACK goes out after the
+   * PubAck while the record is confirmed ('stored') beside it, off the ACK's path.
+   *
+   * - held by other content → AR/CR (ERR 205), nothing published;
+   * - held and stored → the remembered ACK byte for byte, nothing published;
+   * - held and pending (the first copy is still in flight, or its publish failed or the gateway died
+   *   before the PubAck) → published again, then the remembered ACK. Same Nats-Msg-Id within the
+   *   broker's window, and the normalizer's inbox drops the copy by idempotency key after it.
+   * - the register unavailable → AE/CE before anything is published; a confirm that fails leaves the
+   *   record pending, which only costs a resend one idempotent publish.
+   * A pending record that never gets its PubAck never answers AA to anyone.
    */
-  private async storeOnce(msg: MllpInboundMessage, msh: Hl7Msh): Promise<Answer> {
+  private async storeOnce(msg: MllpInboundMessage, msh: Hl7Msh, priority: Hl7Priority): Promise<Answer> {
     const key = duplicateKey(msh);
     const contentSha256 = normalizedSha256(msg.payload);
-    let verdict: DuplicateVerdict;
+    const accepted = this.answer(msh, 'accepted');
+    const record: StoredAck = { sha256: contentSha256, ack: accepted.payload, code: accepted.code, state: 'pending' };
+    let claim: AckClaim;
     try {
-      verdict = classifyResend(await this.acks.lookup(key), contentSha256);
+      claim = await this.acks.claim(key, record);
     } catch (err) {
-      return this.registerUnavailable(msh, 'lookup', err);
+      return this.registerUnavailable(msh, 'claim', err);
     }
-    if (verdict.kind !== 'new') return this.duplicate(msh, verdict, contentSha256);
-    const answer = await this.store(msg, msh);
-    // Only a stored message has an ACK worth replaying; AE/CE must let the resend try again.
-    if (answer.code !== 'AA' && answer.code !== 'CA') return answer;
-    const record: StoredAck = { sha256: contentSha256, ack: answer.payload, code: answer.code };
-    let held: StoredAck;
-    try {
-      held = await this.acks.remember(key, record);
-    } catch (err) {
-      return this.registerUnavailable(msh, 'remember', err);
+    let held = record;
+    if (claim.kind === 'held') {
+      const verdict = classifyResend(claim.stored, contentSha256);
+      if (verdict.kind === 'conflict' || (verdict.kind === 'resend' && !isPending(verdict.stored)))
+        return this.duplicate(msh, verdict, contentSha256);
+      held = claim.stored;
+      pendingResends.inc();
     }
-    if (held === record) return answer;
-    // A concurrent copy (another connection) was remembered first: answer as it was answered.
-    const raced = classifyResend(held, contentSha256);
-    return raced.kind === 'new' ? answer : this.duplicate(msh, raced, contentSha256);
+    const answer = await this.store(msg, msh, priority);
+    // AE/CE: the record stays pending, so the sender's retry publishes again.
+    if (answer.code !== accepted.code) return answer;
+    this.acks.confirm(key, held, claim.revision).catch((err: unknown) => {
+      registerErrors.labels('confirm').inc();
+      this.logger.warn({ controlId: msh.controlId, err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'MLLP ACK record left pending');
+    });
+    return { code: held.code, payload: held.ack, msh };
   }
 
   private duplicate(msh: Hl7Msh, verdict: Exclude<DuplicateVerdict, { kind: 'new' }>, sha256: string): Answer {
@@ -146,13 +167,13 @@ export class MllpIngestService {
     return this.answer(msh, 'rejected', { hl7ErrorCode: '205', severity: 'E', location: 'MSH^1^10', diagnostic: 'duplicate control id with different content' });
   }
 
-  private registerUnavailable(msh: Hl7Msh, operation: 'lookup' | 'remember', err: unknown): Answer {
+  private registerUnavailable(msh: Hl7Msh, operation: 'claim', err: unknown): Answer {
     registerErrors.labels(operation).inc();
     this.logger.error({ controlId: msh.controlId, operation, err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'MLLP duplicate register unavailable');
     return this.answer(msh, 'store-unavailable', { hl7ErrorCode: '207', severity: 'E', diagnostic: 'message store unavailable, retry later' });
   }
 
-  private async store(msg: MllpInboundMessage, msh: Hl7Msh): Promise<Answer> {
+  private async store(msg: MllpInboundMessage, msh: Hl7Msh, priority: Hl7Priority): Promise<Answer> {
     const sha256 = createHash('sha256').update(msg.payload).digest('hex');
     const id = randomUUID();
     const headers: Record<string, string> = {
@@ -163,6 +184,7 @@ export class MllpIngestService {
       [HEADERS.specversion]: '1.0',
       [HEADERS.correlationId]: id,
       [HEADERS.idempotencyKey]: `hl7v2|${msh.sendingApplication}|${msh.sendingFacility}|${msh.controlId}`,
+      [HEADERS.priority]: priority,
       [CONTENT_TYPE_HEADER]: HL7V2_CONTENT_TYPE,
       'lifeline-hl7-message-type': msh.messageType,
       'lifeline-hl7-control-id': msh.controlId,
@@ -173,7 +195,7 @@ export class MllpIngestService {
     };
     try {
       const ack = await this.publisher.publishRaw({
-        subject: SUBJECTS.ingest.hl7v2,
+        subject: laneSubject(SUBJECTS.ingest.hl7v2, priority),
         headers,
         body: msg.payload,
         // MSH-10 is unique per sending application (MSH-3), not per facility: without MSH-3 the broker
@@ -182,7 +204,7 @@ export class MllpIngestService {
         expectStream: 'INGEST',
         template: SUBJECTS.ingest.hl7v2,
       });
-      this.logger.info({ controlId: msh.controlId, type: msh.messageType, seq: ack.seq, duplicate: ack.duplicate, sha256 }, 'HL7 message stored');
+      this.logger.info({ controlId: msh.controlId, type: msh.messageType, priority, seq: ack.seq, duplicate: ack.duplicate, sha256 }, 'HL7 message stored');
       return this.answer(msh, 'accepted');
     } catch (err) {
       // Not durably stored: AE/CE tells the sender to retry; nothing was acknowledged.

@@ -1,6 +1,6 @@
 import { SUBJECTS, idempotencyKey } from '@lifeline/contracts';
 import type { OrderPlacedV1, Priority } from '@lifeline/contracts';
-import { hl7DateTimeToIso } from '@lifeline/hl7';
+import { hl7DateTimeToIso, orderSegmentsPriority } from '@lifeline/hl7';
 import type { Hl7Message, Hl7Segment } from '@lifeline/hl7';
 
 import { refuse } from './hl7-mapping.errors.js';
@@ -76,16 +76,12 @@ export function orderGroups(msg: Hl7Message): OrderGroup[] {
   return groups;
 }
 
-const isS = (value: string | undefined): boolean =>
-  nonEmpty(value)?.toUpperCase() === 'S';
-
-/** Stat when ORC-7.6 (TQ priority), any TQ1-9, OBR-5 or OBR-27.6 says S. */
+/**
+ * Stat when ORC-7.6 (TQ priority), any TQ1-9, OBR-5 or OBR-27.6 says S: the libs/hl7 rule the
+ * gateway also uses to pick the INGEST lane.
+ */
 export function orderPriority(group: OrderGroup): Priority {
-  const stat =
-    isS(group.orc?.value(7, 1, 6)) ||
-    group.tq1s.some((tq1) => isS(tq1.value(9, 1, 1))) ||
-    group.obrs.some((obr) => isS(obr.value(5)) || isS(obr.value(27, 1, 6)));
-  return stat ? 'stat' : 'routine';
+  return orderSegmentsPriority(group);
 }
 
 interface GroupInput {

@@ -1,12 +1,8 @@
 import { createHash } from 'node:crypto';
 
 import { SUBJECTS, idempotencyKey } from '@lifeline/contracts';
-import type {
-  Observation,
-  Priority,
-  ResultReceivedV1,
-} from '@lifeline/contracts';
-import { hl7DateTimeToIso } from '@lifeline/hl7';
+import type { Observation, ResultReceivedV1 } from '@lifeline/contracts';
+import { hl7DateTimeToIso, observationsPriority, orderSegmentsPriority } from '@lifeline/hl7';
 import type { Hl7Message, Hl7Segment } from '@lifeline/hl7';
 
 import { refuse } from './hl7-mapping.errors.js';
@@ -34,8 +30,6 @@ export interface ResultGroup {
   obxs: Hl7Segment[];
 }
 
-// HL7 table 0078 critical flags. H, L, A, '>' and '<' are abnormal but not critical.
-const CRITICAL_FLAGS = new Set(['HH', 'LL', 'AA']);
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
 
 /**
@@ -122,13 +116,6 @@ function observation(obx: Hl7Segment): Observation | MappingRefusal {
   };
 }
 
-function resultPriority(observations: Observation[]): Priority {
-  const critical = observations.some((o) =>
-    o.abnormalFlags.some((f) => CRITICAL_FLAGS.has(f.toUpperCase())),
-  );
-  return critical ? 'stat' : 'routine';
-}
-
 // A resend hashes the same; a correction (new status or new values) does not.
 function contentHash(test: string, observations: Observation[]): string {
   return createHash('sha256')
@@ -176,7 +163,10 @@ function mapGroup({
       discriminator: `${resultStatus}:${contentHash(group.obr.value(4), observations)}`,
     }),
     patientKey: patient.key,
-    priority: resultPriority(observations),
+    // critical (OBX-8 HH/LL/AA) is stat: the libs/hl7 rule the gateway also uses for the INGEST lane
+    // stat when critical, or when the LIS echoes the stat order's priority (OBR-5 / OBR-27.6 / ORC-7.6)
+    priority:
+      observationsPriority(group.obxs) === 'stat' || orderSegmentsPriority({ orc: group.orc, obrs: [group.obr], tq1s: [] }) === 'stat' ? 'stat' : 'routine',
     data: {
       orderId,
       placerOrderNumber: placer.number,

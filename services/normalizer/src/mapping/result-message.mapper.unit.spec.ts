@@ -93,6 +93,13 @@ describe('result messages', () => {
     expect(results(map([PID, obr('F'), obx]))[0]?.priority).toBe(priority);
   });
 
+  it('is stat when the LIS echoes the stat order priority on the OBR (OBR-5), critical or not', () => {
+    const normalObx = 'OBX|1|NM|2823-3^Potassium^LN||4.1|mmol/L||N|||F';
+    const statObr = `OBR|1|P100^OE|F200^LIS|2823-3^Potassium^LN|S||20240101100000+0100${'|'.repeat(18)}F`;
+    expect(results(map([PID, statObr, normalObx]))[0]?.priority).toBe('stat');
+    expect(results(map([PID, obr('F'), normalObx]))[0]?.priority).toBe('routine');
+  });
+
   it('reads SN values and joins repetitions; only single plain numbers are numeric', () => {
     const obxs = [
       'OBX|1|SN|1^A^LN||^182|mg/dL',

@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 
-import type { Envelope } from '@lifeline/contracts';
+import { STAT_LANE_TOKEN, isStatLane, type Envelope } from '@lifeline/contracts';
 import { ConsumeEvent, JetStreamContext } from '@lifeline/messaging';
 
 import { NormalizeService } from './normalize.service.js';
@@ -10,14 +10,18 @@ import { NormalizeService } from './normalize.service.js';
 export class NormalizeHandler {
   constructor(private readonly normalizer: NormalizeService) {}
 
-  /** Raw HL7 v2 from INGEST; the body arrives as bytes, the gateway's HL7 facts as headers. */
+  /**
+   * Raw HL7 v2 from INGEST, both lanes (`ingest.hl7v2.>` and its stat twin `ingest.stat.hl7v2.>`); the
+   * body arrives as bytes, the gateway's HL7 facts as headers. Nothing here reads the lane: the type is
+   * `ce-type`, and each event's priority comes from the mapper.
+   */
   @ConsumeEvent('ingest.hl7v2.>')
   async onRawHl7(@Payload() env: Envelope<Buffer>, @Ctx() ctx: JetStreamContext): Promise<void> {
     const h = ctx.message.headers;
     const header = (k: string): string | undefined => h?.get(k) || undefined;
     await this.normalizer.normalize({
       envelope: env,
-      consumer: ctx.durable,
+      consumer: inboxConsumer(ctx),
       sequence: ctx.message.info.streamSequence,
       meta: {
         sendingApplication: header('lifeline-hl7-sending-application'),
@@ -28,4 +32,14 @@ export class NormalizeHandler {
       },
     });
   }
+}
+
+const STAT_SUFFIX = `-${STAT_LANE_TOKEN}`;
+
+// The inbox key uses the routine durable's name on both lanes: a message is mapped once whichever
+// lane delivered it (a resend classified differently by a newer gateway, a replay onto the routine
+// subject).
+function inboxConsumer(ctx: JetStreamContext): string {
+  const { durable } = ctx;
+  return isStatLane(ctx.consumer.filterSubject) && durable.endsWith(STAT_SUFFIX) ? durable.slice(0, -STAT_SUFFIX.length) : durable;
 }

@@ -8,7 +8,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 
-import { DeadLetterV1, SUBJECTS, consumersOf, createNaming, isKnownType, validatePayload, type Naming } from '@lifeline/contracts';
+import { DeadLetterV1, SUBJECTS, consumersOf, createNaming, isKnownType, validatePayload, withPriorityLanes, type Naming } from '@lifeline/contracts';
 import { parseMsh } from '@lifeline/hl7';
 import { JetStreamPublisher, connectJetStream, deleteTopology, provisionTopology, type JetStreamServer } from '@lifeline/messaging';
 import { createLogger } from '@lifeline/observability';
@@ -193,7 +193,7 @@ describe('NormalizeService through JetStream (real nats-server + PostgreSQL, app
   beforeAll(async () => {
     nc = await connect({ servers: testNatsUrl() });
     jsm = await jetstreamManager(nc);
-    await provisionTopology({ nc, naming, consumers: consumersOf(SERVICE) });
+    await provisionTopology({ nc, naming, consumers: withPriorityLanes(consumersOf(SERVICE)) });
     publisher = new JetStreamPublisher(nc, naming);
     db = await createTestDatabase('normalizer');
     const config = loadNormalizerConfig({
