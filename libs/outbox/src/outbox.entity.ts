@@ -35,9 +35,11 @@ export class OutboxMessageEntity {
   @Column({ type: 'int' })
   attempts!: number;
 
+  /** The relay whose last publish of this row failed (diagnostics). */
   @Column({ name: 'lease_owner', type: 'text', nullable: true })
   leaseOwner!: string | null;
 
+  /** "Retry not before" after a failed publish; holds back the rest of the aggregate until then. */
   @Column({ name: 'lease_until', type: 'timestamptz', nullable: true })
   leaseUntil!: Date | null;
 

@@ -3,7 +3,7 @@ import { Controller, Module, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, Payload, type MicroserviceOptions } from '@nestjs/microservices';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { DataSource } from 'typeorm';
 
 import { createNaming, newEnvelope, type ConsumerSpec, type Envelope, type Naming } from '@lifeline/contracts';
@@ -22,9 +22,24 @@ const logger = createLogger({ service: 'test', level: 'silent' });
 /** A real publisher that also counts what it was asked to publish (the broker would hide duplicates). */
 class CountingPublisher extends JetStreamPublisher {
   readonly calls: string[] = [];
+  /** Per-publish delay: makes the relays' batches overlap in time. */
+  delayMs = 0;
+  /** When set, every publish after the first `stallAfter` waits for `gate` (a relay frozen mid-batch). */
+  stallAfter = Number.POSITIVE_INFINITY;
+  gate: Promise<void> = Promise.resolve();
+  stalled = 0;
+  readonly duplicates: string[] = [];
+
   override async publishRaw(msg: RawPublish) {
     this.calls.push(msg.msgId);
-    return super.publishRaw(msg);
+    if (this.calls.length > this.stallAfter) {
+      this.stalled += 1;
+      await this.gate;
+    }
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    const ack = await super.publishRaw(msg);
+    if (ack.duplicate) this.duplicates.push(msg.msgId);
+    return ack;
   }
 }
 
@@ -32,16 +47,30 @@ function envelopeFor(aggregate: string, n: number): Envelope<{ aggregate: string
   return newEnvelope({ type: 'clinical.test.outbox.v1', source: 'test', data: { aggregate, n }, idempotencyKey: `test|${aggregate}|${n}` });
 }
 
+/** The CLINICAL stream's messages in stream order (an ordered consumer: fast enough for 20,000). */
 async function readAll(nc: NatsConnection, naming: Naming): Promise<Array<{ aggregate: string; n: number; traceparent: string }>> {
   const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(naming.stream('CLINICAL'));
+  const total = (await jsm.streams.info(naming.stream('CLINICAL'))).state.messages;
   const out: Array<{ aggregate: string; n: number; traceparent: string }> = [];
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq += 1) {
-    const m = await jsm.streams.getMessage(naming.stream('CLINICAL'), { seq });
-    if (m) out.push({ ...m.json<{ aggregate: string; n: number }>(), traceparent: m.header.get('traceparent') });
+  if (total === 0) return out;
+  const consumer = await jetstream(nc).consumers.get(naming.stream('CLINICAL'));
+  const messages = await consumer.consume();
+  for await (const m of messages) {
+    out.push({ ...m.json<{ aggregate: string; n: number }>(), traceparent: m.headers?.get('traceparent') ?? '' });
+    if (out.length >= total) break;
   }
+  await messages.close();
   return out;
 }
+
+/** Per aggregate, the `n`s in the order they appear on the stream. */
+function orderByAggregate(published: Array<{ aggregate: string; n: number }>): Map<string, number[]> {
+  const byAggregate = new Map<string, number[]>();
+  for (const p of published) byAggregate.set(p.aggregate, [...(byAggregate.get(p.aggregate) ?? []), p.n]);
+  return byAggregate;
+}
+
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 
 describe('outbox, relay and inbox (real PostgreSQL + nats-server)', () => {
   let nc: NatsConnection;
@@ -84,42 +113,177 @@ describe('outbox, relay and inbox (real PostgreSQL + nats-server)', () => {
     expect(await count('SELECT count(*) AS n FROM outbox')).toBe(1);
   });
 
-  async function relayScenario(leaseMs: number): Promise<{ calls: string[]; published: Array<{ aggregate: string; n: number }> }> {
+  /** `rows` rows for each of `aggregates` aggregates, row n of every aggregate in transaction n. */
+  async function writeInterleaved(aggregates: number, rows: number, name = (a: number) => `agg-${a}`): Promise<void> {
+    for (let n = 0; n < rows; n += 1) {
+      await runInTransaction(ds, (m) => addToOutbox(m, range(aggregates).map((a) => ({ envelope: envelopeFor(name(a), n), aggregateId: name(a) }))));
+    }
+  }
+
+  async function relayScenario(unsafeClaim?: 'no-row-lock'): Promise<{ calls: string[]; published: Array<{ aggregate: string; n: number }> }> {
     await ds.query('TRUNCATE outbox');
     const naming = createNaming(uniquePrefix('relay'));
     await provisionTopology({ nc, naming, consumers: [] });
-    for (let a = 0; a < 40; a += 1) {
-      await runInTransaction(ds, (m) =>
-        addToOutbox(m, Array.from({ length: 10 }, (_, n) => ({ envelope: envelopeFor(`agg-${a}`, n), aggregateId: `agg-${a}` }))),
-      );
-    }
-    const p1 = new CountingPublisher(nc, naming);
-    const p2 = new CountingPublisher(nc, naming);
-    const relays = [p1, p2].map(
-      (publisher, i) => new OutboxRelay({ databaseUrl: dbUrl, publisher, logger, owner: `r${i}`, leaseMs, batchAggregates: 10, rowsPerAggregate: 5, pollIntervalMs: 50 }),
+    await writeInterleaved(60, 10);
+    const publishers = [0, 1, 2].map(() => Object.assign(new CountingPublisher(nc, naming), { delayMs: 3 }));
+    const relays = publishers.map(
+      (publisher, i) => new OutboxRelay({ databaseUrl: dbUrl, publisher, logger, owner: `r${i}`, unsafeClaim, batchAggregates: 10, rowsPerAggregate: 5, pollIntervalMs: 50 }),
     );
     await Promise.all(relays.map((r) => r.start()));
-    await expectEventually(async () => expect(await count('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL')).toBe(0), { timeoutMs: 20_000 });
+    await expectEventually(async () => expect(await count('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL')).toBe(0), { timeoutMs: 30_000 });
     await Promise.all(relays.map((r) => r.stop()));
     const published = await readAll(nc, naming);
     await deleteTopology({ nc, naming });
-    return { calls: [...p1.calls, ...p2.calls], published };
+    return { calls: publishers.flatMap((p) => p.calls), published };
   }
 
-  it('publishes each row exactly once with two relays running, keeping per-aggregate order', async () => {
-    const { calls, published } = await relayScenario(30_000);
-    expect(calls).toHaveLength(400);
-    expect(new Set(calls).size).toBe(400);
-    expect(published).toHaveLength(400);
-    for (let a = 0; a < 40; a += 1) {
-      expect(published.filter((p) => p.aggregate === `agg-${a}`).map((p) => p.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  it('publishes each row exactly once with three relays running, keeping per-aggregate order', async () => {
+    const { calls, published } = await relayScenario();
+    expect(calls).toHaveLength(600);
+    expect(new Set(calls).size).toBe(600);
+    expect(published).toHaveLength(600);
+    const order = orderByAggregate(published);
+    expect(order.size).toBe(60);
+    for (const ns of order.values()) expect(ns).toEqual(range(10));
+  });
+
+  it('negative control: without the row lock the relays publish rows twice', async () => {
+    const { calls } = await relayScenario('no-row-lock');
+    expect(calls.length).toBeGreaterThan(new Set(calls).size);
+  });
+
+  it('skips an aggregate whose head another relay holds, even its rows that relay did not claim', async () => {
+    await ds.query('TRUNCATE outbox');
+    const naming = createNaming(uniquePrefix('skip'));
+    await provisionTopology({ nc, naming, consumers: [] });
+    await writeInterleaved(5, 10);
+    const holder = Object.assign(new CountingPublisher(nc, naming), { stallAfter: 0 });
+    let release = (): void => undefined;
+    holder.gate = new Promise<void>((r) => (release = r));
+    // claims every aggregate but only 3 rows of each: rows 3..9 are neither claimed nor locked by it
+    const a = new OutboxRelay({ databaseUrl: dbUrl, publisher: holder, logger, batchAggregates: 10, rowsPerAggregate: 3 });
+    const b = new OutboxRelay({ databaseUrl: dbUrl, publisher: new CountingPublisher(nc, naming), logger });
+    try {
+      const aBatch = a.relayOnce();
+      await expectEventually(() => expect(holder.stalled).toBe(5));
+      expect(await b.relayOnce()).toBe(0);
+      release();
+      expect(await aBatch).toBe(15);
+      expect(await b.relayOnce()).toBe(35);
+      const order = orderByAggregate(await readAll(nc, naming));
+      for (const ns of order.values()) expect(ns).toEqual(range(10));
+    } finally {
+      release();
+      await Promise.all([a.stop(), b.stop()]);
+      await deleteTopology({ nc, naming });
     }
   });
 
-  it('negative control: without a lease the two relays publish rows twice', async () => {
-    const { calls } = await relayScenario(0);
-    expect(calls.length).toBeGreaterThan(new Set(calls).size);
+  it("republishes a crashed relay's claimed rows from another relay: none lost, duplicates dropped by Nats-Msg-Id, order kept", async () => {
+    await ds.query('TRUNCATE outbox');
+    const naming = createNaming(uniquePrefix('crash'));
+    await provisionTopology({ nc, naming, consumers: [] });
+    await writeInterleaved(20, 10);
+    // published 3 rows, then frozen mid-batch with the rest of its claim unmarked
+    const crashing = Object.assign(new CountingPublisher(nc, naming), { stallAfter: 3 });
+    let release = (): void => undefined;
+    crashing.gate = new Promise<void>((r) => (release = r));
+    const survivorPublisher = new CountingPublisher(nc, naming);
+    const a = new OutboxRelay({ databaseUrl: dbUrl, publisher: crashing, logger, owner: 'crashing', batchAggregates: 20, rowsPerAggregate: 10, maxInFlight: 4 });
+    const b = new OutboxRelay({ databaseUrl: dbUrl, publisher: survivorPublisher, logger, owner: 'survivor', pollIntervalMs: 50 });
+    try {
+      const aBatch = a.relayOnce();
+      await expectEventually(() => expect(crashing.stalled).toBeGreaterThan(0));
+      expect(await b.relayOnce()).toBe(0);
+      // the server ends the frozen relay's session, as when its process dies: claim and locks go with it
+      await ds.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'outbox-relay:crashing'`);
+      await b.start();
+      await expectEventually(async () => expect(await count('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL')).toBe(0), { timeoutMs: 20_000 });
+      release();
+      await expect(aBatch).rejects.toThrow();
+      const published = await readAll(nc, naming);
+      expect(published).toHaveLength(200);
+      const order = orderByAggregate(published);
+      expect(order.size).toBe(20);
+      for (const ns of order.values()) expect(ns).toEqual(range(10));
+      // the 3 rows the crashed relay had published went out again and the broker dropped them
+      expect(survivorPublisher.calls).toHaveLength(200);
+      expect(survivorPublisher.duplicates).toEqual(expect.arrayContaining(crashing.calls.slice(0, 3)));
+      expect(survivorPublisher.duplicates).toHaveLength(3);
+    } finally {
+      release();
+      await Promise.all([a.stop(), b.stop()]);
+      await deleteTopology({ nc, naming });
+    }
   });
+
+  it('holds back the rest of an aggregate after a failed publish until the retry time, other aggregates carry on', async () => {
+    await ds.query('TRUNCATE outbox');
+    const naming = createNaming(uniquePrefix('retry'));
+    await provisionTopology({ nc, naming, consumers: [] });
+    await writeInterleaved(3, 5);
+    class FailingOncePublisher extends JetStreamPublisher {
+      failed = false;
+      override async publishRaw(msg: RawPublish) {
+        const { aggregate, n } = JSON.parse(new TextDecoder().decode(msg.body)) as { aggregate: string; n: number };
+        if (!this.failed && aggregate === 'agg-1' && n === 2) {
+          this.failed = true;
+          throw new Error('PubAck timed out');
+        }
+        return super.publishRaw(msg);
+      }
+    }
+    const relay = new OutboxRelay({ databaseUrl: dbUrl, publisher: new FailingOncePublisher(nc, naming), logger, retryDelayMs: 500 });
+    try {
+      expect(await relay.relayOnce()).toBe(12);
+      const rows: Array<{ n: number; attempts: number; last_error: string | null; waiting: boolean }> = await ds.query(
+        `SELECT (payload->>'n')::int AS n, attempts, last_error, lease_until > clock_timestamp() AS waiting FROM outbox WHERE aggregate_id = 'agg-1' AND sent_at IS NULL ORDER BY seq`,
+      );
+      expect(rows).toEqual([
+        { n: 2, attempts: 1, last_error: 'Error', waiting: true },
+        { n: 3, attempts: 0, last_error: null, waiting: true },
+        { n: 4, attempts: 0, last_error: null, waiting: true },
+      ]);
+      expect(await relay.relayOnce()).toBe(0);
+      await expectEventually(async () => expect(await relay.relayOnce()).toBe(3), { timeoutMs: 5_000, intervalMs: 100 });
+      const order = orderByAggregate(await readAll(nc, naming));
+      expect([...order.values()]).toEqual([range(5), range(5), range(5)]);
+    } finally {
+      await relay.stop();
+      await deleteTopology({ nc, naming });
+    }
+  });
+
+  it('drains a backlog of 20,000 unsent rows completely, in per-aggregate order', async () => {
+    await ds.query('TRUNCATE outbox');
+    const naming = createNaming(uniquePrefix('backlog'));
+    await provisionTopology({ nc, naming, consumers: [] });
+    // 1,000 aggregates × 19 rows interleaved, plus one deep aggregate of 1,000 rows spread across them
+    for (let n = 0; n < 19; n += 1) {
+      await runInTransaction(ds, (m) =>
+        addToOutbox(m, [
+          ...range(1_000).map((a) => ({ envelope: envelopeFor(`agg-${a}`, n), aggregateId: `agg-${a}` })),
+          ...range(52).map((i) => ({ envelope: envelopeFor('deep', n * 52 + i), aggregateId: 'deep' })),
+        ]),
+      );
+    }
+    await runInTransaction(ds, (m) => addToOutbox(m, range(1_000 - 19 * 52).map((i) => ({ envelope: envelopeFor('deep', 19 * 52 + i), aggregateId: 'deep' }))));
+    expect(await count('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL')).toBe(20_000);
+    const relays = [0, 1].map((i) => new OutboxRelay({ databaseUrl: dbUrl, publisher: new JetStreamPublisher(nc, naming), logger, owner: `b${i}`, pollIntervalMs: 50 }));
+    try {
+      await Promise.all(relays.map((r) => r.start()));
+      await expectEventually(async () => expect(await count('SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL')).toBe(0), { timeoutMs: 100_000, intervalMs: 500 });
+    } finally {
+      await Promise.all(relays.map((r) => r.stop()));
+    }
+    const published = await readAll(nc, naming);
+    await deleteTopology({ nc, naming });
+    expect(published).toHaveLength(20_000);
+    const order = orderByAggregate(published);
+    expect(order.size).toBe(1_001);
+    expect(order.get('deep')).toEqual(range(1_000));
+    for (const [aggregate, ns] of order) if (aggregate !== 'deep') expect(ns).toEqual(range(19));
+  }, 150_000);
 
   it("continues the writing transaction's trace in the published message", async () => {
     await ds.query('TRUNCATE outbox');

@@ -18,10 +18,13 @@ export class SagaService {
   ) {}
 
   async get(sagaId: string): Promise<SagaDetail | undefined> {
-    const manager = this.dataSource.manager;
-    const saga = await this.repository.findSummary(manager, sagaId);
-    if (!saga) return undefined;
-    return { saga, history: await this.repository.history(manager, sagaId) };
+    // One snapshot for both reads: a transition committing between them would show a summary
+    // older than its history (read-only, so REPEATABLE READ never has to retry).
+    return this.dataSource.transaction('REPEATABLE READ', async (manager) => {
+      const saga = await this.repository.findSummary(manager, sagaId);
+      if (!saga) return undefined;
+      return { saga, history: await this.repository.history(manager, sagaId) };
+    });
   }
 
   async list(filter: Omit<SagaListFilter, 'excludeStatuses'> & { inFlight?: boolean }): Promise<SagaSummary[]> {
