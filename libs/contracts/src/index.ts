@@ -25,4 +25,5 @@ export {
   routineSubject,
   statLaneOf,
   withPriorityLanes,
+  routineDurable,
 } from './lanes.js';

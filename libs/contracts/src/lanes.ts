@@ -57,6 +57,15 @@ export function statLaneOf(spec: ConsumerSpec): ConsumerSpec | undefined {
   };
 }
 
+/**
+ * The routine durable of a consumer on either lane (`orders-clinical-stat` → `orders-clinical`): what
+ * per-consumer configuration and inbox keys are named after, so both lanes share them.
+ */
+export function routineDurable(durable: string): string {
+  const suffix = `-${STAT_LANE_TOKEN}`;
+  return durable.endsWith(suffix) ? durable.slice(0, -suffix.length) : durable;
+}
+
 /** Routine consumers plus their stat lanes (what is provisioned and consumed by default). */
 export function withPriorityLanes(specs: readonly ConsumerSpec[]): ConsumerSpec[] {
   const out: ConsumerSpec[] = [];

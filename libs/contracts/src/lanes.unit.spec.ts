@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 
-import { LANED_STREAMS, isStatLane, laneSubject, routineSubject, statLaneOf, withPriorityLanes } from './lanes.js';
+import { LANED_STREAMS, isStatLane, laneSubject, routineDurable, routineSubject, statLaneOf, withPriorityLanes } from './lanes.js';
 import { SUBJECTS } from './subjects.js';
 import { CONSUMERS, STREAMS, consumerByDurable, subjectMatches, type ConsumerSpec } from './topology.js';
 
@@ -26,6 +26,14 @@ describe('priority lanes', () => {
       const stat = laneSubject(`${root}.x.v1`, 'stat');
       expect(stat).toBe(`${root}.stat.x.v1`);
       expect(stream.subjects.some((f) => subjectMatches(f, stat))).toBe(true);
+    }
+  });
+
+  it('maps every stat twin back to its routine durable, and leaves routine durables alone', () => {
+    for (const spec of CONSUMERS) {
+      expect(routineDurable(spec.durable)).toBe(spec.durable);
+      const stat = statLaneOf(spec);
+      if (stat) expect(routineDurable(stat.durable)).toBe(spec.durable);
     }
   });
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 
 import { z } from 'zod';
 
+import { routineDurable } from '@lifeline/contracts';
 import { ERROR_KINDS, type ErrorKind } from '@lifeline/errors';
 
 import { DEFAULT_POLICY_SET, RETRY_ACTIONS, type ClassPolicy, type PolicySet } from './retry-policy.js';
@@ -9,7 +10,8 @@ import { DEFAULT_POLICY_SET, RETRY_ACTIONS, type ClassPolicy, type PolicySet } f
 /**
  * Retry policies as data: a JSON document (env `RETRY_POLICIES`, or a file at `RETRY_POLICIES_FILE`)
  * of partial policy sets merged over the built-in defaults, most specific last:
- * defaults → services[service] → consumers[durable] → messageTypes[type]. Validated at boot.
+ * defaults → services[service] → consumers[durable] (a `-stat` twin: its routine durable's entry, then
+ * its own) → messageTypes[type]. Validated at boot.
  */
 const ClassPolicyPatch = z
   .object({
@@ -150,6 +152,9 @@ export class RetryPolicyResolver {
     if (scope.messageType && DEFAULT_PARKED_TYPE_PREFIXES.some((p) => scope.messageType?.startsWith(p))) set = { ...set, park: true };
     set = applyPatch(set, this.config.defaults);
     set = applyPatch(set, this.config.services?.[scope.service]);
+    // a stat twin inherits its routine consumer's policy, then its own entry (if any) on top
+    const routine = routineDurable(scope.consumer);
+    if (routine !== scope.consumer) set = applyPatch(set, this.config.consumers?.[routine]);
     set = applyPatch(set, this.config.consumers?.[scope.consumer]);
     if (scope.messageType) set = applyPatch(set, this.config.messageTypes?.[scope.messageType]);
     const issues = checkSet(set, `${scope.service}/${scope.consumer}/${scope.messageType ?? '*'}`);

@@ -22,6 +22,20 @@ describe('retry policies as data', () => {
     expect(other.classes.transient).toMatchObject({ maxAttempts: 6, baseDelayMs: 500 });
   });
 
+  it("applies a consumer's policy to its stat twin, with the twin's own entry on top", () => {
+    const config = parseRetryPoliciesConfig({
+      consumers: {
+        'orders-order-placed': { classes: { transient: { maxAttempts: 8, baseDelayMs: 1_000 } } },
+        'orders-order-placed-stat': { classes: { transient: { baseDelayMs: 100 } } },
+      },
+    });
+    const r = new RetryPolicyResolver(config);
+    expect(r.resolve({ service: 'orders', consumer: 'orders-order-placed-stat' }).classes.transient).toMatchObject({ maxAttempts: 8, baseDelayMs: 100 });
+    expect(r.resolve({ service: 'orders', consumer: 'orders-order-placed' }).classes.transient).toMatchObject({ maxAttempts: 8, baseDelayMs: 1_000 });
+    const twinOnly = new RetryPolicyResolver(parseRetryPoliciesConfig({ consumers: { 'orders-order-placed': { classes: { transient: { maxAttempts: 9 } } } } }));
+    expect(twinOnly.resolve({ service: 'orders', consumer: 'orders-order-placed-stat' }).classes.transient.maxAttempts).toBe(9);
+  });
+
   it('parks orders, results and ADT by default, not other types', () => {
     const r = new RetryPolicyResolver();
     expect(r.resolve({ service: 'orders', consumer: 'c', messageType: 'clinical.order.placed.v1' }).park).toBe(true);

@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 
-import { STAT_LANE_TOKEN, isStatLane, type Envelope } from '@lifeline/contracts';
+import { routineDurable, type Envelope } from '@lifeline/contracts';
 import { ConsumeEvent, JetStreamContext } from '@lifeline/messaging';
 
 import { NormalizeService } from './normalize.service.js';
@@ -21,7 +21,10 @@ export class NormalizeHandler {
     const header = (k: string): string | undefined => h?.get(k) || undefined;
     await this.normalizer.normalize({
       envelope: env,
-      consumer: inboxConsumer(ctx),
+      // The inbox key uses the routine durable's name on both lanes: a message is mapped once whichever
+      // lane delivered it (a resend classified differently by a newer gateway, a replay onto the
+      // routine subject).
+      consumer: routineDurable(ctx.durable),
       sequence: ctx.message.info.streamSequence,
       meta: {
         sendingApplication: header('lifeline-hl7-sending-application'),
@@ -34,12 +37,3 @@ export class NormalizeHandler {
   }
 }
 
-const STAT_SUFFIX = `-${STAT_LANE_TOKEN}`;
-
-// The inbox key uses the routine durable's name on both lanes: a message is mapped once whichever
-// lane delivered it (a resend classified differently by a newer gateway, a replay onto the routine
-// subject).
-function inboxConsumer(ctx: JetStreamContext): string {
-  const { durable } = ctx;
-  return isStatLane(ctx.consumer.filterSubject) && durable.endsWith(STAT_SUFFIX) ? durable.slice(0, -STAT_SUFFIX.length) : durable;
-}
