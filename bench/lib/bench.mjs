@@ -155,8 +155,8 @@ export async function runBench(opts = {}) {
   F.relay_added_latency_p99_ms = D.relay.latencyMs.p99;
   log('tracing off / on / off (hop c=16)');
   D.tracing = await tracingOnOff({ natsUrl, adminUrl, concurrency: S.tracing.concurrency, count: S.tracing.count, deadlineMs: S.tracing.deadlineMs, payload });
-  F.hop_c16_tracing_on_msgs_per_s = D.tracing.on;
-  F.hop_c16_tracing_off_msgs_per_s = (D.tracing.off1 + D.tracing.off2) / 2;
+  F.hop_c16_tracing_on_msgs_per_s = D.tracing.onMedian;
+  F.hop_c16_tracing_off_msgs_per_s = D.tracing.offMedian;
 
   // ---- Lifeline: the real mesh ---------------------------------------------------------------
   if (withMesh) {

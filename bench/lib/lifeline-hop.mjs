@@ -125,10 +125,10 @@ export async function relayLatency({ natsUrl, adminUrl, concurrency, rate, count
 /**
  * Tracing off vs on for the hop at saturation: off (no SDK: no-op tracer), on (NodeTracerProvider,
  * W3C propagation, BatchSpanProcessor → OTLP/proto to a local sink, as services/*\/instrumentation.ts
- * does), off again; ratio = on ÷ mean(off).
+ * does), alternating off, on, off, on, off; ratio = median(on) ÷ median(off) (medians of 2 and 3 rounds). Alternating rounds
+ * because one off/on/off triple moved by ±15 % with the machine's other load.
  */
 export async function tracingOnOff(opts) {
-  const off1 = await libHop(opts);
   const { trace, context, propagation } = await import('@opentelemetry/api');
   const { NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
   const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
@@ -145,22 +145,36 @@ export async function tracingOnOff(opts) {
   });
   await new Promise((r) => sink.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${sink.address().port}/v1/traces`;
-  const provider = new NodeTracerProvider({
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 500, maxQueueSize: 8192, maxExportBatchSize: 512 })],
-  });
-  provider.register();
-  let on;
+  const traced = async () => {
+    const provider = new NodeTracerProvider({
+      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 500, maxQueueSize: 8192, maxExportBatchSize: 512 })],
+    });
+    provider.register();
+    try {
+      const r = await libHop(opts);
+      await provider.forceFlush();
+      return r;
+    } finally {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
+  };
+  const off = [];
+  const on = [];
   try {
-    on = await libHop(opts);
-    await provider.forceFlush();
+    for (let round = 0; round < 5; round++) {
+      if (round % 2 === 0) off.push((await libHop(opts)).perSecond);
+      else on.push((await traced()).perSecond);
+    }
   } finally {
-    await provider.shutdown();
-    trace.disable();
-    context.disable();
-    propagation.disable();
     sink.close();
   }
-  const off2 = await libHop(opts);
-  const offMean = (off1.perSecond + off2.perSecond) / 2;
-  return { off1: off1.perSecond, on: on.perSecond, off2: off2.perSecond, ratio: on.perSecond / offMean, exportedBytes: spansBytes };
+  const median = (xs) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(s.length / 2);
+    return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  };
+  return { off, on, offMedian: median(off), onMedian: median(on), ratio: median(on) / median(off), exportedBytes: spansBytes };
 }
