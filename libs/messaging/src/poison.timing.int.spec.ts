@@ -39,17 +39,21 @@ const SPEC: ConsumerSpec = {
 // backlog takes to drain. Clean and poisoned traffic alternate in short rounds of ROUND messages (the
 // box's load swings over seconds, so both conditions see the same noise). Per condition PAIRS·ROUND =
 // 10,000 messages; every poisoned round holds 1 % (10) permanently invalid + 2 transient-forever. ~25 s here.
-const ROUND = 1_000;
-const PAIRS = 10;
+// The issue's size, 2,000-message rounds (20 permanently invalid each): POISON_ROUND=2000 (POISON_PAIRS).
+const ROUND = Number(process.env.POISON_ROUND ?? 1_000);
+const PAIRS = Number(process.env.POISON_PAIRS ?? 10);
+// wait budgets grow with the number of messages sent
+const SCALE = Math.max(1, (ROUND * PAIRS) / 10_000);
 const BURST = 50;
 // the healthy handler's downstream I/O (simulated work of the application, not a test wait): makes the
 // latency the transport's queueing + real work, instead of pure scheduler noise of a shared box
 const HEALTHY_IO_MS = 4;
-// per poisoned round: 1 % permanently invalid (validation / poison kinds, 1 attempt each) + a transient-forever
-const UNPARSEABLE = 4; // body not JSON → PAYLOAD_UNPARSEABLE (validation) in decode, the handler never runs
-const VALIDATION = 4; // handler throws a non-retryable AppError (kind validation)
-const POISON = 2; // handler throws kind 'poison'
-const TRANSIENT_FOREVER = 2; // handler always throws a retryable error → the whole transient budget
+// per poisoned round: 1 % permanently invalid (validation / poison kinds, 1 attempt each) + 0.2 % transient-forever
+const PER_MILLE = ROUND / 1_000;
+const UNPARSEABLE = Math.round(4 * PER_MILLE); // body not JSON → PAYLOAD_UNPARSEABLE (validation) in decode, the handler never runs
+const VALIDATION = Math.round(4 * PER_MILLE); // handler throws a non-retryable AppError (kind validation)
+const POISON = Math.round(2 * PER_MILLE); // handler throws kind 'poison'
+const TRANSIENT_FOREVER = Math.round(2 * PER_MILLE); // handler always throws a retryable error → the whole transient budget
 const TRANSIENT: RetryPolicy = { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 2_000, jitter: 'equal' };
 const MIN_BACKOFF_SPREAD_MS = TRANSIENT.baseDelayMs / 2 + TRANSIENT.baseDelayMs;
 
@@ -265,7 +269,7 @@ describe('poison messages among healthy traffic (real nats-server)', () => {
     });
     expect(await dlqCount()).toBe(bad.length);
 
-    const letters = await listDeadLetters({ nc, naming, filter: { service: 'orders', consumer: SPEC.durable, limit: 1_000 } });
+    const letters = await listDeadLetters({ nc, naming, filter: { service: 'orders', consumer: SPEC.durable, limit: Math.max(1_000, 2 * PAIRS * (UNPARSEABLE + VALIDATION + POISON + TRANSIENT_FOREVER)) } });
     // exactly the bad messages, each once (no healthy message, no duplicate)
     expect(letters.map((l) => l.record.idempotencyKey).sort()).toEqual(bad.map((b) => b.idempotencyKey).sort());
 
@@ -321,13 +325,21 @@ describe('poison messages among healthy traffic (real nats-server)', () => {
         spreads.push((times.at(-1) as number) - (times[0] as number));
       }
     }
+    const byMode = new Map<string, { letters: number; attempts: Set<number> }>();
+    for (const b of bad) {
+      const entry = byMode.get(b.mode) ?? { letters: 0, attempts: new Set<number>() };
+      entry.letters += 1;
+      entry.attempts.add(letters.find((l) => l.record.idempotencyKey === b.idempotencyKey)?.record.attempts.length ?? 0);
+      byMode.set(b.mode, entry);
+    }
+    process.stdout.write(`poison DLQ ${letters.length} letters of ${bad.length} bad (${PAIRS} × ${ROUND}); letters×attempts by mode: ${[...byMode].map(([m, v]) => `${m}=${v.letters}×${[...v.attempts].join('/')}`).join(' ')}\n`);
     process.stdout.write(`poison transient-forever attempt spreads ms: ${spreads.join(',')}\n`);
     expect(Math.min(...spreads)).toBeGreaterThanOrEqual(MIN_BACKOFF_SPREAD_MS - 20);
 
     // healthy p99 with 1 % poison within ±20 % of the clean p99 (medians over the alternating rounds)
     expect(ratio).toBeGreaterThanOrEqual(0.8);
     expect(ratio).toBeLessThanOrEqual(1.2);
-  }, 120_000);
+  }, 120_000 * SCALE);
 
   it('negative control: with plain naks (baseDelayMs 0, no jitter) the transient budget burns out within milliseconds', async () => {
     await start({ maxAttempts: TRANSIENT.maxAttempts, baseDelayMs: 0, maxDelayMs: 0, jitter: 'none' });

@@ -25,9 +25,13 @@ const SPEC: ConsumerSpec = {
   ackWaitMs: 30_000,
   concurrency: 4,
 };
-// scaled to a shared 2-core box: the backlog takes seconds to drain, far longer than the stat probes
-const BACKLOG = 2_000;
-const PROBES = 100;
+// scaled to a shared 2-core box: the backlog takes seconds to drain, far longer than the stat probes.
+// The issue's size: LANES_BACKLOG=50000 (LANES_ROUNDS=3 keeps it to minutes: each round drains it).
+const BACKLOG = Number(process.env.LANES_BACKLOG ?? 2_000);
+const PROBES = Number(process.env.LANES_PROBES ?? 100);
+const ROUNDS = Number(process.env.LANES_ROUNDS ?? 7);
+// wait budgets grow with the backlog to drain (~400 routine/s here)
+const SCALE = Math.max(1, BACKLOG / 2_000);
 const PROBE_BURST = 10;
 // the routine handler's downstream I/O (simulated work of the application, not a test wait)
 const ROUTINE_IO_MS = 8;
@@ -143,40 +147,54 @@ describe('priority lanes (real nats-server)', () => {
    * Each condition's figure is the median of its per-round p99s: one round's scheduler hiccup on two
    * cores must not decide the comparison (a single pooled p99 flipped between 1.2 and 1.7 across runs).
    */
-  async function measure(statPriority: Priority, rounds: number): Promise<{ idle: number; loaded: number; leftAtStart: number; leftAtEnd: number }> {
+  async function measure(
+    statPriority: Priority,
+    rounds: number,
+  ): Promise<{ idle: number; loaded: number; leftAtStart: number; leftAtEnd: number; perRound: string; routineDuringProbes: number }> {
     await probe(statPriority); // warm-up (JIT, connections)
     const idle: number[] = [];
     const loaded: number[] = [];
     let leftAtStart = BACKLOG;
     let leftAtEnd = BACKLOG;
+    let routineDuringProbes = 0;
     for (let r = 0; r < rounds; r += 1) {
       idle.push(p99(await probe(statPriority)));
       routineDone = 0;
       await enqueueBacklog();
       leftAtStart = Math.min(leftAtStart, BACKLOG - routineDone);
+      const before = routineDone;
       loaded.push(p99(await probe(statPriority)));
+      routineDuringProbes += routineDone - before;
       leftAtEnd = Math.min(leftAtEnd, BACKLOG - routineDone);
-      await expectEventually(() => expect(routineDone).toBe(BACKLOG), { timeoutMs: 60_000, intervalMs: 250 });
+      await expectEventually(() => expect(routineDone).toBe(BACKLOG), { timeoutMs: 60_000 * SCALE, intervalMs: 250 });
     }
-    return { idle: median(idle), loaded: median(loaded), leftAtStart, leftAtEnd };
+    const ratios = loaded.map((l, i) => l / (idle[i] as number));
+    const perRound = `${ratios.map((r) => r.toFixed(2)).join(',')}; paired median ${median(ratios).toFixed(2)}`;
+    return { idle: median(idle), loaded: median(loaded), leftAtStart, leftAtEnd, perRound, routineDuringProbes };
   }
 
   it('stat p99 under a routine backlog stays near its idle p99, far from the single-lane delay (own subject, own durable)', async () => {
     await start(true);
-    const { idle, loaded, leftAtEnd } = await measure('stat', 7);
-    process.stdout.write(`priority lanes: stat p99 idle ${idle.toFixed(1)} ms, under backlog ${loaded.toFixed(1)} ms, ratio ${(loaded / idle).toFixed(2)}\n`);
+    const { idle, loaded, leftAtEnd, perRound, routineDuringProbes } = await measure('stat', ROUNDS);
+    process.stdout.write(
+      `priority lanes (backlog ${BACKLOG}): stat p99 idle ${idle.toFixed(1)} ms, under backlog ${loaded.toFixed(1)} ms, ratio ${(loaded / idle).toFixed(2)} ` +
+        `(per round ${perRound}); routine done while probing ${routineDuringProbes}\n`,
+    );
+    // stat precedence holds routine work only briefly: the backlog kept draining while the probes ran
+    expect(routineDuringProbes).toBeGreaterThan(0);
     // the measurement only counts if the backlog was still there while every stat probe ran
     expect(leftAtEnd).toBeGreaterThan(0);
-    // The issue's target is 1.5×; on a quiet 2-core box this in-process figure is 1.3–1.8 (idle p99
-    // 3–5 ms, a busy event loop adds 2–3 ms), so the printed ratio is the measurement and the blocking
-    // bound guards the mechanism: far from the single lane's ≥ 10× (negative control below).
+    // The issue's target is 1.5×. With LanePrecedence holding routine intake (pull loop and handler
+    // start, lingering after a stat burst) this in-process figure went from 1.3–2.3 to 1.1–1.4 here (7
+    // rounds), but a shared 2-core box still throws single rounds at 3–5×, so the printed ratio is the
+    // measurement and the blocking bound guards the mechanism: far from the single lane's ≥ 10× (below).
     expect(loaded / idle).toBeLessThanOrEqual(3);
-  }, 120_000);
+  }, 120_000 * SCALE * Math.max(1, ROUNDS / 7));
 
   it('negative control: on a single lane the stat p99 under the backlog is many times its idle p99', async () => {
     await start(false);
     const { idle, loaded, leftAtStart } = await measure('routine', 1);
     expect(leftAtStart).toBeGreaterThan(BACKLOG / 2);
     expect(loaded / idle).toBeGreaterThan(10);
-  }, 120_000);
+  }, 120_000 * SCALE);
 });
