@@ -143,7 +143,7 @@ export class MllpIngestService {
       held = claim.stored;
       pendingResends.inc();
     }
-    const answer = await this.store(msg, msh, priority);
+    const answer = await this.store(msg, msh, priority, accepted);
     // AE/CE: the record stays pending, so the sender's retry publishes again.
     if (answer.code !== accepted.code) return answer;
     this.acks.confirm(key, held, claim.revision).catch((err: unknown) => {
@@ -173,7 +173,8 @@ export class MllpIngestService {
     return this.answer(msh, 'store-unavailable', { hl7ErrorCode: '207', severity: 'E', diagnostic: 'message store unavailable, retry later' });
   }
 
-  private async store(msg: MllpInboundMessage, msh: Hl7Msh, priority: Hl7Priority): Promise<Answer> {
+  /** `accepted`: the AA/CA to answer once stored, when the caller built it already (storeOnce). */
+  private async store(msg: MllpInboundMessage, msh: Hl7Msh, priority: Hl7Priority, accepted?: Answer): Promise<Answer> {
     const sha256 = createHash('sha256').update(msg.payload).digest('hex');
     const id = randomUUID();
     const headers: Record<string, string> = {
@@ -205,7 +206,7 @@ export class MllpIngestService {
         template: SUBJECTS.ingest.hl7v2,
       });
       this.logger.info({ controlId: msh.controlId, type: msh.messageType, priority, seq: ack.seq, duplicate: ack.duplicate, sha256 }, 'HL7 message stored');
-      return this.answer(msh, 'accepted');
+      return accepted ?? this.answer(msh, 'accepted');
     } catch (err) {
       // Not durably stored: AE/CE tells the sender to retry; nothing was acknowledged.
       this.logger.error({ controlId: msh.controlId, err: { name: (err as Error).name, code: (err as { code?: string }).code } }, 'INGEST publish failed');
