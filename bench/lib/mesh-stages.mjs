@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { createNaming } from '@lifeline/contracts';
+import { LANED_STREAMS, createNaming, laneStream } from '@lifeline/contracts';
 import { deleteTopology } from '@lifeline/messaging';
 import { hl7Orm, hl7Oru } from '@lifeline/testing';
 
@@ -158,25 +158,24 @@ async function orderWatcher(natsUrl, naming) {
   const seen = new Map();
   const dec = new TextDecoder();
   const kinds = { 'clinical.lab.order-accepted.v1': 'accepted', 'clinical.workflow.lab-order-completed.v1': 'completed' };
-  nc.subscribe(naming.subject('clinical.>'), {
-    callback: (_err, msg) => {
-      // STAT orders travel on their own lane (clinical.stat.…, cmd.stat.…)
-      const kind = kinds[naming.unprefix(msg.subject).replace(/^clinical\.stat\./, 'clinical.')];
-      if (!kind) return;
-      let orderId;
-      try {
-        orderId = JSON.parse(dec.decode(msg.data)).orderId;
-      } catch {
-        return;
-      }
-      const key = `${kind}|${orderId}`;
-      const r = waiting.get(key);
-      if (r) {
-        waiting.delete(key);
-        r(now());
-      } else seen.set(key, now());
-    },
-  });
+  // STAT orders travel on their own lane (stat.clinical.…, stat.cmd.…, in streams of their own)
+  const callback = (_err, msg) => {
+    const kind = kinds[naming.unprefix(msg.subject).replace(/^stat\./, '')];
+    if (!kind) return;
+    let orderId;
+    try {
+      orderId = JSON.parse(dec.decode(msg.data)).orderId;
+    } catch {
+      return;
+    }
+    const key = `${kind}|${orderId}`;
+    const r = waiting.get(key);
+    if (r) {
+      waiting.delete(key);
+      r(now());
+    } else seen.set(key, now());
+  };
+  for (const root of ['clinical.>', 'stat.clinical.>']) nc.subscribe(naming.subject(root), { callback });
   await nc.flush();
   return {
     wait(kind, orderId, timeoutMs) {
@@ -203,7 +202,7 @@ async function orderWatcher(natsUrl, naming) {
 
 async function streamSeqs(jsm, naming) {
   let total = 0;
-  for (const s of ['INGEST', 'CLINICAL', 'COMMANDS']) total += (await jsm.streams.info(naming.stream(s))).state.last_seq;
+  for (const s of LANED_STREAMS.flatMap((n) => [n, laneStream(n, 'stat')])) total += (await jsm.streams.info(naming.stream(s))).state.last_seq;
   return total;
 }
 
@@ -318,7 +317,7 @@ export async function waitDrained(natsUrl, naming, timeoutMs) {
   try {
     while (now() < end) {
       let pending = 0;
-      for (const s of ['INGEST', 'CLINICAL', 'COMMANDS']) {
+      for (const s of LANED_STREAMS.flatMap((n) => [n, laneStream(n, 'stat')])) {
         for await (const c of jsm.consumers.list(naming.stream(s))) pending += c.num_pending + c.num_ack_pending;
       }
       if (pending === 0) return true;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 
-import { CONSUMERS, createNaming, type Naming } from '@lifeline/contracts';
+import { CONSUMERS, createNaming, laneStream, withPriorityLanes, type Naming } from '@lifeline/contracts';
 
 import {
   ackCode,
@@ -76,11 +76,12 @@ describe('lab-order flow, end to end', () => {
     let last = '';
     await expectEventually(
       async () => {
-        for (const c of CONSUMERS) {
+        for (const c of withPriorityLanes(CONSUMERS)) {
           const info = await jsm.consumers.info(naming.stream(c.stream), naming.durable(c.durable));
           expect({ durable: c.durable, pending: info.num_pending + info.num_ack_pending }).toEqual({ durable: c.durable, pending: 0 });
         }
-        const seqs = await Promise.all(['CLINICAL', 'COMMANDS'].map(async (st) => (await jsm.streams.info(naming.stream(st))).state.last_seq));
+        const streams = ['CLINICAL', 'COMMANDS'].flatMap((st) => [st, laneStream(st, 'stat')]);
+        const seqs = await Promise.all(streams.map(async (st) => (await jsm.streams.info(naming.stream(st))).state.last_seq));
         const now = seqs.join(',');
         const stable = now === last;
         last = now;

@@ -136,7 +136,8 @@ async function laneWatcher(natsUrl: string, naming: Naming) {
     first.set(key, seen.push({ type, orderId, stat: isStatLane(unprefixed), at: performance.now() }) - 1);
     waiting.get(key)?.(first.get(key) as number);
   };
-  for (const root of ['clinical.>', 'cmd.>']) nc.subscribe(naming.subject(root), { callback: (_err, msg) => onMessage(msg.subject, msg.data) });
+  // both lanes: the stat lane is `stat.<root>.…` (its own streams)
+  for (const root of ['clinical.>', 'cmd.>', 'stat.clinical.>', 'stat.cmd.>']) nc.subscribe(naming.subject(root), { callback: (_err, msg) => onMessage(msg.subject, msg.data) });
   await nc.flush();
   return {
     get length(): number {

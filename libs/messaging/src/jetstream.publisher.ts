@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
 
-import { HEADERS, laneSubject, type Envelope, type Naming } from '@lifeline/contracts';
+import { HEADERS, isStatLane, laneStream, laneSubject, type Envelope, type Naming } from '@lifeline/contracts';
 import { ATTR, METRICS, MESSAGING_SYSTEM, SpanKind, extractTraceContext, inSpan, injectTraceContext, type Context } from '@lifeline/observability';
 
 import { encodeEnvelope, toNatsHeaders } from './header-codec.js';
@@ -64,7 +64,8 @@ export class JetStreamPublisher {
         const ack = await this.js.publish(subject, msg.body, {
           msgID: msg.msgId,
           headers: toNatsHeaders(headers),
-          expect: msg.expectStream ? { streamName: this.naming.stream(msg.expectStream) } : undefined,
+          // a stat-lane subject is stored in its stream's stat twin (contracts topology)
+          expect: msg.expectStream ? { streamName: this.naming.stream(isStatLane(laned) ? laneStream(msg.expectStream, 'stat') : msg.expectStream) } : undefined,
           timeout: this.timeoutMs,
         });
         span.setAttribute(ATTR.natsSequence, ack.seq);

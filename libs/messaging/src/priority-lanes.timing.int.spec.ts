@@ -15,7 +15,7 @@ import { JetStreamPublisher } from './jetstream.publisher.js';
 import { PassThroughRpcExceptionFilter } from './messaging.module.js';
 import { deleteTopology, provisionTopology } from './provision.js';
 
-// Real nats-server: a routine backlog must not delay the stat lane (separate subject + durable).
+// Real nats-server: a routine backlog must not delay the stat lane (separate subject, stream and durable).
 const SPEC: ConsumerSpec = {
   durable: 'orders-lane-test',
   service: 'orders',
@@ -173,7 +173,7 @@ describe('priority lanes (real nats-server)', () => {
     return { idle: median(idle), loaded: median(loaded), leftAtStart, leftAtEnd, perRound, routineDuringProbes };
   }
 
-  it('stat p99 under a routine backlog stays near its idle p99, far from the single-lane delay (own subject, own durable)', async () => {
+  it('stat p99 under a routine backlog stays near its idle p99, far from the single-lane delay (own subject, stream and durable)', async () => {
     await start(true);
     const { idle, loaded, leftAtEnd, perRound, routineDuringProbes } = await measure('stat', ROUNDS);
     process.stdout.write(

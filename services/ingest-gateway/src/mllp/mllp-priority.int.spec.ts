@@ -7,7 +7,7 @@ import { jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-i
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 
-import { SUBJECTS, createNaming, laneSubject, type Naming } from '@lifeline/contracts';
+import { SUBJECTS, createNaming, laneStream, laneSubject, type Naming } from '@lifeline/contracts';
 import { MllpClient, parseHl7, type MllpServer } from '@lifeline/hl7';
 import { deleteTopology, provisionTopology } from '@lifeline/messaging';
 import { createLogger } from '@lifeline/observability';
@@ -20,8 +20,8 @@ import { MllpIngestService } from './mllp-ingest.service.js';
 import { startMllpListener } from './mllp-listener.util.js';
 
 // Real: nats-server (JetStream + KV, own prefix), the gateway's AppModule and MLLP listener in-process
-// (startMllpListener, as main.ts), a TCP client. Nothing consumes INGEST, so the stream holds exactly
-// what the gateway stored, on the lane it chose.
+// (startMllpListener, as main.ts), a TCP client. Nothing consumes INGEST or INGEST_STAT, so the streams
+// hold exactly what the gateway stored, on the lane it chose.
 const ROUTINE_SUBJECT = SUBJECTS.ingest.hl7v2;
 const STAT_SUBJECT = laneSubject(SUBJECTS.ingest.hl7v2, 'stat');
 
@@ -45,15 +45,16 @@ describe('MllpIngestService priority lane (real nats-server, gateway in-process)
     }
   }
 
-  /** The INGEST messages stored for this MSH-10, whatever their subject. */
-  async function storedFor(controlId: string): Promise<StoredMsg[]> {
-    const stream = naming.stream('INGEST');
-    const { state } = await jsm.streams.info(stream);
-    const out: StoredMsg[] = [];
-    if (state.messages === 0) return out;
-    for (let seq = state.first_seq; seq <= state.last_seq; seq += 1) {
-      const m = await jsm.streams.getMessage(stream, { seq });
-      if (m !== null && m.header.get('lifeline-hl7-control-id') === controlId) out.push(m);
+  /** The messages stored for this MSH-10 in INGEST and its stat twin, with the stream each is in. */
+  async function storedFor(controlId: string): Promise<{ stream: string; msg: StoredMsg }[]> {
+    const out: { stream: string; msg: StoredMsg }[] = [];
+    for (const stream of [naming.stream('INGEST'), naming.stream(laneStream('INGEST', 'stat'))]) {
+      const { state } = await jsm.streams.info(stream);
+      if (state.messages === 0) continue;
+      for (let seq = state.first_seq; seq <= state.last_seq; seq += 1) {
+        const msg = await jsm.streams.getMessage(stream, { seq });
+        if (msg !== null && msg.header.get('lifeline-hl7-control-id') === controlId) out.push({ stream, msg });
+      }
     }
     return out;
   }
@@ -99,14 +100,15 @@ describe('MllpIngestService priority lane (real nats-server, gateway in-process)
       (m: ReturnType<typeof ids>) =>
         hl7Oru({ ...m, patientId: 'CANARY-P3', testCode: 'K', observations: [{ code: 'K', value: 6.9, units: 'mmol/L', range: '3.5-5.1', flags: 'HH' }] }),
     ],
-  ])('stores %s on the INGEST stat lane with lifeline-priority stat, then answers AA', async (_what, build) => {
+  ])('stores %s on the INGEST stat lane (its own stream) with lifeline-priority stat, then answers AA', async (_what, build) => {
     const m = ids();
 
     expect(await send(build(m))).toBe('AA');
 
     const stored = await storedFor(m.controlId);
     expect(stored).toHaveLength(1);
-    const [msg] = stored as [StoredMsg];
+    const [{ stream, msg }] = stored as [{ stream: string; msg: StoredMsg }];
+    expect(stream).toBe(naming.stream('INGEST_STAT'));
     expect(msg.subject).toBe(naming.subject(STAT_SUBJECT));
     expect(msg.header.get('lifeline-priority')).toBe('stat');
     // the lane is the transport's: the type, msg id and the idempotency key stay the routine ones
@@ -130,7 +132,8 @@ describe('MllpIngestService priority lane (real nats-server, gateway in-process)
 
     const stored = await storedFor(m.controlId);
     expect(stored).toHaveLength(1);
-    const [msg] = stored as [StoredMsg];
+    const [{ stream, msg }] = stored as [{ stream: string; msg: StoredMsg }];
+    expect(stream).toBe(naming.stream('INGEST'));
     expect(msg.subject).toBe(naming.subject(ROUTINE_SUBJECT));
     expect(msg.header.get('lifeline-priority')).toBe('routine');
     expect(msg.header.get('ce-type')).toBe(ROUTINE_SUBJECT);

@@ -19,10 +19,11 @@ import { AppModule } from '../app.module.js';
 import { loadNormalizerConfig } from '../config/normalizer.config.js';
 import { normalizerDatabase } from '../database.js';
 
-// Real: nats-server (own prefix; INGEST, CLINICAL and both normalizer durables: routine and stat lane),
+// Real: nats-server (own prefix; INGEST, CLINICAL, their stat twins and both normalizer durables),
 // PostgreSQL (own database, the normalizer's migrations), the whole AppModule with its JetStream
 // consumers and outbox relay. The routine backlog is queued in INGEST before the normalizer starts.
-// Measured by position, not time: how many routine events reached CLINICAL before the stat one.
+// Measured by position, not latency: how many routine events reached CLINICAL before the stat one
+// reached CLINICAL_STAT (server store times, one clock).
 
 const SERVICE = 'normalizer';
 const BACKLOG = 1_500;
@@ -76,16 +77,32 @@ describe('NormalizeService priority lane: a stat ORM overtakes a routine INGEST 
     return { id, seq: ack.seq };
   }
 
-  const clinicalCount = async (): Promise<number> => (await jsm.streams.info(naming.stream('CLINICAL'))).state.messages;
+  /** This file's clinical events: routine ones in CLINICAL, stat ones in its stat twin CLINICAL_STAT. */
+  const clinicalCount = async (): Promise<number> =>
+    (await jsm.streams.info(naming.stream('CLINICAL'))).state.messages + (await jsm.streams.info(naming.stream('CLINICAL_STAT'))).state.messages;
 
-  /** CLINICAL stream sequence of each stat order event, by the INGEST message that caused it. */
-  async function statEventSequences(): Promise<Map<string, number>> {
-    const stream = naming.stream('CLINICAL');
-    const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: naming.subject(STAT_EVENT_SUBJECT) });
-    const out = new Map<string, number>();
+  /** Server store time (ns) of each stat order event, by the INGEST message that caused it. */
+  async function statEventTimes(): Promise<Map<string, bigint>> {
+    const consumer = await jetstream(nc).consumers.get(naming.stream('CLINICAL_STAT'), { filter_subjects: naming.subject(STAT_EVENT_SUBJECT) });
+    const out = new Map<string, bigint>();
     const batch = await consumer.fetch({ max_messages: 10, expires: 1_000 });
-    for await (const m of batch) out.set(m.headers?.get('lifeline-causation-id') ?? '', m.info.streamSequence);
+    for await (const m of batch) out.set(m.headers?.get('lifeline-causation-id') ?? '', m.timestampNanos);
     return out;
+  }
+
+  /**
+   * Server store times (ns) of every routine event in CLINICAL. The two streams share the server's
+   * clock, so "routine events stored before the stat one" is a count of earlier store times.
+   */
+  async function routineEventTimes(): Promise<bigint[]> {
+    const total = (await jsm.streams.info(naming.stream('CLINICAL'))).state.messages;
+    const consumer = await jetstream(nc).consumers.get(naming.stream('CLINICAL'));
+    const times: bigint[] = [];
+    while (times.length < total) {
+      const batch = await consumer.fetch({ max_messages: Math.min(500, total - times.length), expires: 2_000 });
+      for await (const m of batch) times.push(m.timestampNanos);
+    }
+    return times;
   }
 
   beforeAll(async () => {
@@ -142,30 +159,32 @@ describe('NormalizeService priority lane: a stat ORM overtakes a routine INGEST 
   });
 
   it('normalizes the stat-lane ORM before half the backlog is out; the same ORM on the routine subject waits for most of it', async () => {
-    // The control is the routine lane's last message, so once it is out both positions are final.
-    const seqs = await expectEventually(
+    // The control is the routine lane's last message, so once it is out and the backlog has drained
+    // every position is final.
+    const times = await expectEventually(
       async () => {
-        const found = await statEventSequences();
+        const found = await statEventTimes();
         expect([...found.keys()].sort()).toEqual([statOnLane, statOnRoutine].sort());
         return found;
       },
-      { timeoutMs: 45_000, intervalMs: 500, message: 'both stat order events on CLINICAL' },
+      { timeoutMs: 45_000, intervalMs: 500, message: 'both stat order events on CLINICAL_STAT' },
     );
-    const laneSeq = seqs.get(statOnLane) ?? 0;
-    const controlSeq = seqs.get(statOnRoutine) ?? 0;
-    // CLINICAL holds only this file's events: one per ORM, the two stat ones on their own subject
-    const routineBeforeLane = laneSeq - 1;
-    const routineBeforeControl = controlSeq - 1 - (laneSeq < controlSeq ? 1 : 0);
-
-    expect(laneSeq).toBeLessThan(controlSeq);
-    expect(routineBeforeLane).toBeLessThan(BACKLOG / 2);
-    expect(routineBeforeControl).toBeGreaterThanOrEqual(BACKLOG / 2);
     // the backlog still drains completely: the lane delays nothing, it only reorders
     await expectEventually(async () => expect(await clinicalCount()).toBe(BACKLOG + 2), {
       timeoutMs: 30_000,
       intervalMs: 250,
       message: 'the whole backlog normalized',
     });
+    const laneAt = times.get(statOnLane) ?? 0n;
+    const controlAt = times.get(statOnRoutine) ?? 0n;
+    const routine = await routineEventTimes();
+    const routineBeforeLane = routine.filter((t) => t < laneAt).length;
+    const routineBeforeControl = routine.filter((t) => t < controlAt).length;
+
+    expect(routine).toHaveLength(BACKLOG);
+    expect(laneAt).toBeLessThan(controlAt);
+    expect(routineBeforeLane).toBeLessThan(BACKLOG / 2);
+    expect(routineBeforeControl).toBeGreaterThanOrEqual(BACKLOG / 2);
   }, 60_000);
 
   it('maps a message once whichever lane delivers it: the inbox is keyed by the routine durable on both', async () => {

@@ -11,9 +11,9 @@ export class NormalizeHandler {
   constructor(private readonly normalizer: NormalizeService) {}
 
   /**
-   * Raw HL7 v2 from INGEST, both lanes (`ingest.hl7v2.>` and its stat twin `ingest.stat.hl7v2.>`); the
-   * body arrives as bytes, the gateway's HL7 facts as headers. Nothing here reads the lane: the type is
-   * `ce-type`, and each event's priority comes from the mapper.
+   * Raw HL7 v2 from both lanes (`ingest.hl7v2.>` in INGEST, its stat twin `stat.ingest.hl7v2.>` in
+   * INGEST_STAT); the body arrives as bytes, the gateway's HL7 facts as headers. Nothing here reads the
+   * lane: the type is `ce-type`, and each event's priority comes from the mapper.
    */
   @ConsumeEvent('ingest.hl7v2.>')
   async onRawHl7(@Payload() env: Envelope<Buffer>, @Ctx() ctx: JetStreamContext): Promise<void> {

@@ -38,7 +38,7 @@ interface Ingested {
 }
 
 interface ClinicalEvent {
-  /** Unprefixed subject: the type, or its stat lane (`clinical.stat.…`) for a stat event. */
+  /** Unprefixed subject: the type, or its stat lane (`stat.clinical.…`) for a stat event. */
   subject: string;
   /** ce-type: the canonical event type. */
   type: string;
@@ -118,17 +118,19 @@ describe('NormalizeService through JetStream (real nats-server + PostgreSQL, app
     return { id, seq: ack.seq, idempotencyKey };
   }
 
+  /** The events in CLINICAL and its stat twin CLINICAL_STAT, routine first. */
   async function clinicalEvents(): Promise<ClinicalEvent[]> {
-    const stream = naming.stream('CLINICAL');
-    const { state } = await jsm.streams.info(stream);
     const out: ClinicalEvent[] = [];
-    if (state.messages === 0) return out;
-    for (let seq = state.first_seq; seq <= state.last_seq; seq += 1) {
-      const m = await jsm.streams.getMessage(stream, { seq });
-      if (m === null) continue;
-      const headers: Record<string, string> = {};
-      for (const k of m.header.keys()) headers[k] = m.header.get(k);
-      out.push({ subject: naming.unprefix(m.subject), type: headers['ce-type'] ?? '', headers, data: m.json<Record<string, unknown>>() });
+    for (const stream of [naming.stream('CLINICAL'), naming.stream('CLINICAL_STAT')]) {
+      const { state } = await jsm.streams.info(stream);
+      if (state.messages === 0) continue;
+      for (let seq = state.first_seq; seq <= state.last_seq; seq += 1) {
+        const m = await jsm.streams.getMessage(stream, { seq });
+        if (m === null) continue;
+        const headers: Record<string, string> = {};
+        for (const k of m.header.keys()) headers[k] = m.header.get(k);
+        out.push({ subject: naming.unprefix(m.subject), type: headers['ce-type'] ?? '', headers, data: m.json<Record<string, unknown>>() });
+      }
     }
     return out;
   }
