@@ -46,6 +46,8 @@ export {
 export type { PolicyPatch, PolicyScope } from './retry-policy.config.js';
 export { AttemptStore } from './attempt.store.js';
 export { ParkingStore, PARKING_METRICS } from './parking.store.js';
+export { RetryHeadStore } from './retry-head.store.js';
+export type { RetryHead } from './retry-head.store.js';
 export type { ParkedEntry } from './parking.store.js';
 export { PatientOrderGate } from './patient-order.gate.js';
 export type { GateAdmission } from './patient-order.gate.js';

@@ -1,5 +1,5 @@
 import { Server, type CustomTransportStrategy, type ReadPacket } from '@nestjs/microservices';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck } from '@nats-io/jetstream';
 import { lastValueFrom } from 'rxjs';
 
@@ -36,6 +36,7 @@ import { buildDeadLetter, deadLetterMsgId, deadLetterSubject, type DeadLetterSou
 import { AttemptStore } from './attempt.store.js';
 import { ParkingStore } from './parking.store.js';
 import { PatientOrderGate } from './patient-order.gate.js';
+import { RetryHeadStore } from './retry-head.store.js';
 import {
   DEFAULT_RETRY_POLICY,
   backoffDelay,
@@ -49,6 +50,7 @@ import {
 import { RetryPolicyResolver, type RetryPoliciesConfig } from './retry-policy.config.js';
 import { Semaphore } from './semaphore.util.js';
 import { LanePrecedence } from './lane-precedence.util.js';
+import { streamSequenceOfAck } from './ack-subject.util.js';
 
 export type MessagingErrorCode = 'ENVELOPE_INVALID' | 'PAYLOAD_UNPARSEABLE' | 'PAYLOAD_INVALID' | 'NO_HANDLER';
 
@@ -64,14 +66,21 @@ export interface JetStreamServerOptions {
   retryPolicy?: (spec: ConsumerSpec) => RetryPolicy;
   /** Retry policies as data (RETRY_POLICIES), merged over the defaults above; validated at start. */
   retryPolicies?: RetryPoliciesConfig;
-  /** How long close() waits for in-flight handlers. */
+  /** How long close() waits for in-flight handlers (and for its pull requests to expire). */
   drainTimeoutMs?: number;
+  /**
+   * Lifetime of each pull request (the client re-pulls before it ends; heartbeats every half of it).
+   * close() keeps listening this long after it stops pulling (see handBack). Minimum 1,000.
+   */
+  pullExpiresMs?: number;
   /**
    * Per-patient ordering (lifeline-patient-key): serial within a patient, parallel across patients,
    * with parking per policy. `holdMs`: redelivery delay of a message held behind its patient's
    * retrying head; `parkHoldMs`: behind a parked (dead-lettered) head. Neither consumes attempts.
+   * `persistRetryHeads` (default true; false only for the negative control): keep retrying heads in
+   * KV so the hold survives a restart (RetryHeadStore).
    */
-  ordering?: { enabled?: boolean; holdMs?: number; parkHoldMs?: number };
+  ordering?: { enabled?: boolean; holdMs?: number; parkHoldMs?: number; persistRetryHeads?: boolean };
 }
 
 interface ConsumerLoop {
@@ -84,6 +93,8 @@ interface ConsumerLoop {
   messages?: ConsumerMessages;
   semaphore: Semaphore;
   running: boolean;
+  /** The pull loop; settles once the iterator has yielded its last buffered message. */
+  finished?: Promise<void>;
 }
 
 /**
@@ -102,6 +113,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly attemptStore: AttemptStore;
   /** Parked patients (KV, mirrored in memory): release / discard through the ops API. */
   readonly parking: ParkingStore;
+  private readonly retryHeads?: RetryHeadStore;
   private readonly resolver: RetryPolicyResolver;
   private readonly advisorySubs: Subscription[] = [];
   private jsm?: JetStreamManager;
@@ -117,6 +129,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.publisher = new JetStreamPublisher(options.nc, options.naming);
     this.attemptStore = new AttemptStore(options.nc, options.naming, options.logger);
     this.parking = new ParkingStore(options.nc, options.naming, options.logger);
+    if (options.ordering?.persistRetryHeads ?? true) this.retryHeads = new RetryHeadStore(options.nc, options.naming, options.logger);
     this.resolver = new RetryPolicyResolver(options.retryPolicies ?? {}, (scope) => {
       const spec = this.specs.find((s) => s.durable === scope.consumer);
       const legacy = spec ? this.options.retryPolicy?.(spec) : undefined;
@@ -146,7 +159,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     if (this.messageHandlers.size > 0) {
       this.jsm = await jetstreamManager(this.options.nc);
       await this.attemptStore.open();
-      if (this.orderingEnabled()) await this.parking.open();
+      // loaded before any loop pulls: a restarted process already knows parked and retrying heads
+      if (this.orderingEnabled()) await Promise.all([this.parking.open(), this.retryHeads?.open()]);
     }
     for (const pattern of this.messageHandlers.keys()) {
       const spec = specs.find((s) => s.filterSubject === pattern);
@@ -169,7 +183,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         this.watchMaxDeliveries(laneSpec);
       }
     }
-    for (const loop of this.loops) void this.run(loop);
+    for (const loop of this.loops) loop.finished = this.run(loop);
   }
 
   /** Pull loop; recreated when the server stops sending heartbeats (STACK.md §3). */
@@ -178,11 +192,16 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     while (!this.closing && loop.running) {
       try {
         const consumer = await this.js.consumers.get(naming.stream(loop.spec.stream), naming.durable(loop.spec.durable));
-        const messages = await consumer.consume({ max_messages: loop.spec.concurrency * 2 });
+        const messages = await consumer.consume({ max_messages: loop.spec.concurrency * 2, expires: this.pullExpiresMs() });
         loop.messages = messages;
         void this.watchStatus(messages);
         const routine = this.laned && !isStatLane(loop.spec.filterSubject);
         for await (const msg of messages) {
+          // stopping: what the pull had already buffered goes back at once (see handBack)
+          if (!loop.running || this.closing) {
+            await this.handBack(loop.spec, msg.headers?.get(HEADERS.patientKey) || '', msg.info.streamSequence, (delayMs) => msg.nak(delayMs));
+            continue;
+          }
           // no more routine messages (nor pull requests) while stat work is busy (LanePrecedence)
           if (routine) await this.precedence.routineTurn();
           await loop.intake.acquire();
@@ -198,6 +217,42 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         await new Promise((r) => setTimeout(r, 1_000));
       }
     }
+  }
+
+  private pullExpiresMs(): number {
+    return Math.max(1_000, this.options.pullExpiresMs ?? 2_000);
+  }
+
+  /**
+   * A message delivered to this process after it started stopping. Left alone it would come back only
+   * after ack wait (30 s), after its patient's later messages reached the next process. It is nak'ed
+   * with a delay that outlasts our pull requests (so it is not delivered to them again), and recorded
+   * as its patient's head first, so the next process holds that patient's later messages until it is back.
+   */
+  private async handBack(spec: ConsumerSpec, patientKey: string, seq: number, nak: (delayMs: number) => void): Promise<void> {
+    const delayMs = this.pullExpiresMs();
+    if (patientKey && this.orderingEnabled()) await this.noteRetryHead(spec, seq, patientKey, delayMs);
+    nak(delayMs);
+  }
+
+  /**
+   * The server keeps delivering against a pull request until it expires, even after the client stopped
+   * and unsubscribed (nats.go#2103; seen here on 2.9.10): such a message waits out ack wait. So a
+   * stopping loop keeps listening on its pull inbox until its requests have expired and hands back
+   * whatever still arrives. The consume iterator does not expose this, hence a plain subscription.
+   */
+  private catchStaleDeliveries(loop: ConsumerLoop): Subscription | undefined {
+    const inbox = (loop.messages as { inbox?: unknown } | undefined)?.inbox;
+    if (typeof inbox !== 'string') return undefined;
+    return this.options.nc.subscribe(inbox, {
+      callback: (err, m) => {
+        if (err || !m.reply) return; // status and heartbeat messages have no reply subject
+        const seq = streamSequenceOfAck(m.reply);
+        if (seq === undefined) return;
+        const job = this.handBack(loop.spec, m.headers?.get(HEADERS.patientKey) || '', seq, (delayMs) => nakRaw(m, delayMs)).finally(() => this.inFlight.delete(job));
+        this.inFlight.add(job);
+      },
+    });
   }
 
   private async watchStatus(messages: ConsumerMessages): Promise<void> {
@@ -242,6 +297,13 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         }
         // the released head was re-published behind its held successors: it goes first, past the gate
         if (releasedHead) break;
+        // an earlier message of this patient is away for a retry (maybe seen by a previous process)
+        if (this.retryHeads?.blocking(durable, patientKey, seq)) {
+          gate.hold(patientKey, seq, holdMs + spec.ackWaitMs);
+          msg.nak(holdMs);
+          METRICS.messages.labels(spec.durable, spec.filterSubject, 'held').inc();
+          return;
+        }
         const admission = gate.admit(patientKey, seq, holdMs + spec.ackWaitMs);
         if (admission.kind === 'run') break;
         if (admission.kind === 'wait') {
@@ -273,6 +335,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         else if (decision) gate.settle(patientKey, seq, 'done');
         else gate.settle(patientKey, seq, 'away', spec.ackWaitMs);
       }
+    }
+    if (patientKey && decision && decision.action !== 'nak') {
+      // in-memory check first: only a message that was a retrying head costs a KV write here
+      await this.retryHeads?.clear(durable, patientKey, seq).catch((err: unknown) => {
+        this.options.logger.warn({ err: describe(err), consumer: spec.durable }, 'retry head not cleared; it expires on its own');
+      });
     }
     if (releasedHead && decision?.action === 'ack') {
       await this.parking.unpark(durable, patientKey).catch((err: unknown) => {
@@ -344,7 +412,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         }
         span.setAttribute(ATTR.outcome, decision.action);
         if (decision.action !== 'ack') span.setAttribute(ATTR.errorCode, decision.code);
-        const settled = await this.settle(spec, msg, unprefixed, decision, attempts, park ? patientKey : '');
+        const settled = await this.settle(spec, msg, unprefixed, decision, attempts, park ? patientKey : '', patientKey);
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         METRICS.processDuration.labels(spec.durable, settled.action).observe(seconds);
         METRICS.messages.labels(spec.durable, spec.filterSubject, settled.action).inc();
@@ -354,6 +422,16 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       // settle() already handles its own failures; this is the last guard so a loop never dies
       this.options.logger.error({ err: describe(err), consumer: spec.durable }, 'message processing failed');
       return undefined;
+    });
+  }
+
+  /** The patient's later messages wait for this one, in this process (gate) and after a restart (KV). */
+  private async noteRetryHead(spec: ConsumerSpec, seq: number, patientKey: string, delayMs: number): Promise<void> {
+    if (!this.retryHeads) return;
+    const head = { seq, until: Date.now() + delayMs + spec.ackWaitMs };
+    await this.retryHeads.note(this.options.naming.durable(spec.durable), patientKey, head).catch((err: unknown) => {
+      // ordering within this process still holds (gate); only a restart before the retry could reorder
+      this.options.logger.warn({ err: describe(err), consumer: spec.durable }, 'retry head not recorded');
     });
   }
 
@@ -374,6 +452,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     decision: AckDecision,
     attempts: AttemptRecord[],
     parkPatientKey: string,
+    patientKey: string,
   ): Promise<AckDecision> {
     const key = this.attemptKey(spec, msg);
     const { logger } = this.options;
@@ -385,7 +464,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         return decision;
       case 'nak':
         // recorded before the nak so the next delivery (any replica, after a restart) sees it
-        await this.attemptStore.write(key, attempts);
+        await Promise.all([this.attemptStore.write(key, attempts), patientKey ? this.noteRetryHead(spec, msg.info.streamSequence, patientKey, decision.delayMs) : undefined]);
         msg.nak(decision.delayMs);
         logger.warn(
           {
@@ -578,20 +657,28 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   async close(): Promise<void> {
     this.closing = true;
     for (const sub of this.advisorySubs) sub.unsubscribe();
-    this.parking.close();
+    const catchers: Subscription[] = [];
     for (const loop of this.loops) {
       loop.running = false;
+      const catcher = this.catchStaleDeliveries(loop);
+      if (catcher) catchers.push(catcher);
       loop.messages?.stop();
     }
     const timeout = this.options.drainTimeoutMs ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.inFlight]),
-      new Promise((r) => {
-        timer = setTimeout(r, timeout);
-      }),
-    ]);
-    if (timer) clearTimeout(timer);
+    const timers: NodeJS.Timeout[] = [];
+    const after = (ms: number) =>
+      new Promise<void>((r) => {
+        timers.push(setTimeout(r, ms));
+      });
+    const deadline = after(timeout);
+    // the loops (buffered messages handed back), the handlers they had started, the pulls' expiry
+    await Promise.race([Promise.allSettled(this.loops.map((l) => l.finished)), deadline]);
+    if (catchers.length > 0) await Promise.race([after(this.pullExpiresMs() + 250), deadline]);
+    for (const c of catchers) c.unsubscribe();
+    await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
+    for (const t of timers) clearTimeout(t);
+    this.parking.close();
+    this.retryHeads?.close();
     // ack() is fire-and-forget: flush so the server has every settlement before we report closed
     if (!this.options.nc.isClosed()) await this.options.nc.flush().catch(() => undefined);
   }
@@ -644,4 +731,10 @@ function decode(msg: JsMsg, subject: string): Envelope<unknown> {
 function describe(err: unknown): { name: string; code?: string } {
   if (err instanceof Error) return { name: err.name, code: (err as { code?: string }).code };
   return { name: typeof err };
+}
+
+
+/** A nak with a delay on a raw (core) delivery: what JsMsg.nak(delay) sends. */
+function nakRaw(m: Msg, delayMs: number): void {
+  m.respond(new TextEncoder().encode(`-NAK ${JSON.stringify({ delay: delayMs * 1_000_000 })}`));
 }

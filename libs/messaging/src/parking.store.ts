@@ -1,12 +1,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { KvWatchInclude, Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import { Gauge } from 'prom-client';
 
 import { DeadLetterV1, HEADERS, type Naming } from '@lifeline/contracts';
 import { registry, type Logger } from '@lifeline/observability';
 
 import { JetStreamPublisher } from './jetstream.publisher.js';
+import { KvMirror } from './kv-mirror.js';
 
 /** A patient parked on one consumer: its dead-lettered head and the state of an operator's release. */
 export interface ParkedEntry {
@@ -45,16 +45,20 @@ export const PARKING_METRICS = {
  * Key: `<durable>.<patient key>` (patient keys are hashes, never identifiers).
  */
 export class ParkingStore {
-  private kv?: KV;
-  private readonly mirror = new Map<string, ParkedEntry>();
+  private readonly mirror: KvMirror<ParkedEntry>;
   private readonly held = new Map<string, Map<string, number>>();
-  private stopWatch?: () => void;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly naming: Naming,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.mirror = new KvMirror<ParkedEntry>(nc, logger, {
+      bucket: ParkingStore.bucket(naming),
+      description: 'parked patients per consumer',
+      onChange: () => this.refreshGauges(),
+    });
+  }
 
   static bucket(naming: Naming): string {
     return naming.kvBucket('PARKED');
@@ -64,30 +68,12 @@ export class ParkingStore {
     return `${consumer}.${patientKey.replace(/[^-\w=]/g, '_')}`;
   }
 
-  async open(): Promise<void> {
-    if (this.kv) return;
-    this.kv = await new Kvm(this.nc).create(ParkingStore.bucket(this.naming), { history: 1, description: 'parked patients per consumer' });
-    // updates first, then the current values: nothing set in between is missed
-    const watch = await this.kv.watch({ include: KvWatchInclude.UpdatesOnly });
-    this.stopWatch = () => watch.stop();
-    void (async () => {
-      for await (const e of watch) this.apply(e);
-    })().catch((err: unknown) => this.logger.error({ err: err instanceof Error ? err.name : typeof err }, 'parking watch ended'));
-    const kv = this.kv;
-    for await (const key of await kv.keys()) {
-      const e = await kv.get(key);
-      if (e && !this.mirror.has(key)) this.apply(e);
-    }
-  }
-
-  private apply(e: KvEntry): void {
-    if (e.operation === 'PUT' && e.length > 0) this.mirror.set(e.key, e.json<ParkedEntry>());
-    else this.mirror.delete(e.key);
-    this.refreshGauges();
+  open(): Promise<void> {
+    return this.mirror.open();
   }
 
   close(): void {
-    this.stopWatch?.();
+    this.mirror.close();
   }
 
   get(consumer: string, patientKey: string): ParkedEntry | undefined {
@@ -95,23 +81,19 @@ export class ParkingStore {
   }
 
   list(consumers?: readonly string[]): ParkedEntry[] {
-    return [...this.mirror.values()].filter((e) => !consumers || consumers.includes(e.consumer));
+    return [...this.mirror.all()].filter((e) => !consumers || consumers.includes(e.consumer));
   }
 
   /** Written after the dead letter's PubAck and before the term: no later message slips past the head. */
   async park(entry: Omit<ParkedEntry, 'status' | 'parkedAt'>): Promise<void> {
     const value: ParkedEntry = { ...entry, status: 'parked', parkedAt: new Date().toISOString() };
-    await this.requireKv().put(ParkingStore.key(entry.consumer, entry.patientKey), JSON.stringify(value));
-    this.mirror.set(ParkingStore.key(entry.consumer, entry.patientKey), value);
-    this.refreshGauges();
+    await this.mirror.put(ParkingStore.key(entry.consumer, entry.patientKey), value);
   }
 
   async unpark(consumer: string, patientKey: string): Promise<void> {
     const key = ParkingStore.key(consumer, patientKey);
-    await this.requireKv().purge(key);
-    this.mirror.delete(key);
     this.held.delete(key);
-    this.refreshGauges();
+    await this.mirror.purge(key);
   }
 
   /**
@@ -127,8 +109,7 @@ export class ParkingStore {
     if (!stored) throw new Error(`dead letter ${entry.dlqSeq} is gone from the DLQ`);
     const letter = DeadLetterV1.parse(stored.json());
     const releasing: ParkedEntry = { ...entry, status: 'releasing', releasedAt: new Date().toISOString() };
-    await this.requireKv().put(ParkingStore.key(consumer, patientKey), JSON.stringify(releasing));
-    this.mirror.set(ParkingStore.key(consumer, patientKey), releasing);
+    await this.mirror.put(ParkingStore.key(consumer, patientKey), releasing);
     const headers = { ...letter.headers };
     delete headers[HEADERS.msgId];
     await new JetStreamPublisher(this.nc, this.naming).publishRaw({
@@ -161,7 +142,7 @@ export class ParkingStore {
     const patients = new Map<string, number>();
     const messages = new Map<string, number>();
     const now = Date.now();
-    for (const e of this.mirror.values()) patients.set(e.consumer, (patients.get(e.consumer) ?? 0) + 1);
+    for (const e of this.mirror.all()) patients.set(e.consumer, (patients.get(e.consumer) ?? 0) + 1);
     for (const [key, m] of this.held) {
       const entry = this.mirror.get(key);
       if (!entry) continue;
@@ -172,10 +153,5 @@ export class ParkingStore {
     PARKING_METRICS.parkedMessages.reset();
     for (const [c, n] of patients) PARKING_METRICS.parkedPatients.labels(c).set(n);
     for (const [c, n] of messages) PARKING_METRICS.parkedMessages.labels(c).set(n);
-  }
-
-  private requireKv(): KV {
-    if (!this.kv) throw new Error('parking store is not open');
-    return this.kv;
   }
 }
