@@ -116,6 +116,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly retryHeads?: RetryHeadStore;
   private readonly resolver: RetryPolicyResolver;
   private readonly advisorySubs: Subscription[] = [];
+  /** Subscriptions catching deliveries to stopped pulls until those expire (stopPull). */
+  private readonly catchers = new Set<{ done: Promise<void>; end: () => void }>();
   private jsm?: JetStreamManager;
   private specs: ConsumerSpec[] = [];
   private closing = false;
@@ -194,7 +196,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         const consumer = await this.js.consumers.get(naming.stream(loop.spec.stream), naming.durable(loop.spec.durable));
         const messages = await consumer.consume({ max_messages: loop.spec.concurrency * 2, expires: this.pullExpiresMs() });
         loop.messages = messages;
-        void this.watchStatus(messages);
+        void this.watchStatus(loop, messages);
         const routine = this.laned && !isStatLane(loop.spec.filterSubject);
         for await (const msg of messages) {
           // stopping: what the pull had already buffered goes back at once (see handBack)
@@ -241,28 +243,53 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
    * stopping loop keeps listening on its pull inbox until its requests have expired and hands back
    * whatever still arrives. The consume iterator does not expose this, hence a plain subscription.
    */
-  private catchStaleDeliveries(loop: ConsumerLoop): Subscription | undefined {
-    const inbox = (loop.messages as { inbox?: unknown } | undefined)?.inbox;
+  private catchStaleDeliveries(spec: ConsumerSpec, messages: ConsumerMessages): Subscription | undefined {
+    const inbox = (messages as { inbox?: unknown }).inbox;
     if (typeof inbox !== 'string') return undefined;
     return this.options.nc.subscribe(inbox, {
       callback: (err, m) => {
         if (err || !m.reply) return; // status and heartbeat messages have no reply subject
         const seq = streamSequenceOfAck(m.reply);
         if (seq === undefined) return;
-        const job = this.handBack(loop.spec, m.headers?.get(HEADERS.patientKey) || '', seq, (delayMs) => nakRaw(m, delayMs)).finally(() => this.inFlight.delete(job));
+        const job = this.handBack(spec, m.headers?.get(HEADERS.patientKey) || '', seq, (delayMs) => nakRaw(m, delayMs)).finally(() => this.inFlight.delete(job));
         this.inFlight.add(job);
       },
     });
   }
 
-  private async watchStatus(messages: ConsumerMessages): Promise<void> {
+  private async watchStatus(loop: ConsumerLoop, messages: ConsumerMessages): Promise<void> {
     for await (const s of messages.status()) {
       if (s.type === 'heartbeats_missed' && s.count >= 2) {
         this.options.logger.warn({ missed: s.count }, 'heartbeats missed; recreating the pull iterator');
-        messages.stop();
+        this.stopPull(loop, messages);
         return;
       }
     }
+  }
+
+  /**
+   * Stops a pull iterator without stranding messages: what the server still delivers to its pull
+   * requests until they expire is caught and handed back (catchStaleDeliveries) for their lifetime plus
+   * a margin for a loaded server; close() waits for that.
+   */
+  private stopPull(loop: ConsumerLoop, messages: ConsumerMessages): void {
+    const catcher = this.catchStaleDeliveries(loop.spec, messages);
+    messages.stop();
+    if (!catcher) return;
+    let timer: NodeJS.Timeout | undefined;
+    const done = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.pullExpiresMs() + 1_000);
+    });
+    const entry = {
+      done,
+      end: () => {
+        clearTimeout(timer);
+        catcher.unsubscribe();
+        this.catchers.delete(entry);
+      },
+    };
+    this.catchers.add(entry);
+    void done.then(entry.end);
   }
 
   private orderingEnabled(): boolean {
@@ -657,26 +684,20 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   async close(): Promise<void> {
     this.closing = true;
     for (const sub of this.advisorySubs) sub.unsubscribe();
-    const catchers: Subscription[] = [];
     for (const loop of this.loops) {
       loop.running = false;
-      const catcher = this.catchStaleDeliveries(loop);
-      if (catcher) catchers.push(catcher);
-      loop.messages?.stop();
+      if (loop.messages) this.stopPull(loop, loop.messages);
     }
-    const timeout = this.options.drainTimeoutMs ?? 10_000;
-    const timers: NodeJS.Timeout[] = [];
-    const after = (ms: number) =>
-      new Promise<void>((r) => {
-        timers.push(setTimeout(r, ms));
-      });
-    const deadline = after(timeout);
-    // the loops (buffered messages handed back), the handlers they had started, the pulls' expiry
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((r) => {
+      timer = setTimeout(r, this.options.drainTimeoutMs ?? 10_000);
+    });
+    // the loops (buffered messages handed back), the stopped pulls' expiry, the handlers
     await Promise.race([Promise.allSettled(this.loops.map((l) => l.finished)), deadline]);
-    if (catchers.length > 0) await Promise.race([after(this.pullExpiresMs() + 250), deadline]);
-    for (const c of catchers) c.unsubscribe();
+    await Promise.race([Promise.allSettled([...this.catchers].map((c) => c.done)), deadline]);
+    for (const c of [...this.catchers]) c.end();
     await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
-    for (const t of timers) clearTimeout(t);
+    clearTimeout(timer);
     this.parking.close();
     this.retryHeads?.close();
     // ack() is fire-and-forget: flush so the server has every settlement before we report closed

@@ -35,7 +35,7 @@ const EVENTS = 5;
 const RETRY_DELAY_MS = 3_000;
 // held messages cycle fast, so some are always on their way to the stopping process
 const HOLD_MS = 50;
-const PULL_EXPIRES_MS = 1_500;
+const PULL_EXPIRES_MS = 1_000;
 
 interface Payload_ {
   patient: string;
