@@ -5,3 +5,4 @@ export type { CommonConfig } from './common.js';
 export { retryPoliciesEnv } from './retry-policies.env.js';
 export { downstreamGuardEnv, mapDownstreamGuard } from './downstream.js';
 export type { DownstreamGuardSettings } from './downstream.js';
+export { consumerLeasesEnv } from './consumer-leases.env.js';

@@ -37,6 +37,7 @@ import { AttemptStore } from './attempt.store.js';
 import { ParkingStore } from './parking.store.js';
 import { PatientOrderGate } from './patient-order.gate.js';
 import { RetryHeadStore } from './retry-head.store.js';
+import { ConsumerLeases, type ConsumerLeaseOptions, type HeldLease } from './consumer-lease.js';
 import {
   DEFAULT_RETRY_POLICY,
   backoffDelay,
@@ -74,6 +75,12 @@ export interface JetStreamServerOptions {
    */
   pullExpiresMs?: number;
   /**
+   * One active process per consumer across replicas (ConsumerLeases): needed for per-patient order
+   * with more than one replica, and across a crash (the TTL must exceed the consumers' ack wait).
+   * Off when undefined.
+   */
+  exclusive?: ConsumerLeaseOptions;
+  /**
    * Per-patient ordering (lifeline-patient-key): serial within a patient, parallel across patients,
    * with parking per policy. `holdMs`: redelivery delay of a message held behind its patient's
    * retrying head; `parkHoldMs`: behind a parked (dead-lettered) head. Neither consumes attempts.
@@ -95,6 +102,10 @@ interface ConsumerLoop {
   running: boolean;
   /** The pull loop; settles once the iterator has yielded its last buffered message. */
   finished?: Promise<void>;
+  /** Exclusive consumers: the lease this process holds for the durable, if any. */
+  lease?: HeldLease;
+  /** Exclusive consumers: waiting for the lease (another replica is active). Healthy. */
+  standby?: boolean;
 }
 
 /**
@@ -114,6 +125,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   /** Parked patients (KV, mirrored in memory): release / discard through the ops API. */
   readonly parking: ParkingStore;
   private readonly retryHeads?: RetryHeadStore;
+  private readonly leases?: ConsumerLeases;
   private readonly resolver: RetryPolicyResolver;
   private readonly advisorySubs: Subscription[] = [];
   /** Subscriptions catching deliveries to stopped pulls until those expire (stopPull). */
@@ -132,6 +144,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.attemptStore = new AttemptStore(options.nc, options.naming, options.logger);
     this.parking = new ParkingStore(options.nc, options.naming, options.logger);
     if (options.ordering?.persistRetryHeads ?? true) this.retryHeads = new RetryHeadStore(options.nc, options.naming, options.logger);
+    if (options.exclusive) this.leases = new ConsumerLeases(options.nc, options.naming, options.logger, options.exclusive);
     this.resolver = new RetryPolicyResolver(options.retryPolicies ?? {}, (scope) => {
       const spec = this.specs.find((s) => s.durable === scope.consumer);
       const legacy = spec ? this.options.retryPolicy?.(spec) : undefined;
@@ -158,9 +171,19 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.specs = specs;
     // fail fast at boot on an inconsistent policy document
     this.resolver.validate(this.options.service, specs.map((s) => s.durable));
+    const longestAckWait = Math.max(0, ...specs.map((s) => s.ackWaitMs));
+    if (this.options.exclusive && !this.options.exclusive.unsafeShortTtl && this.options.exclusive.ttlMs <= longestAckWait) {
+      // a shorter lease lets a new holder overtake a crashed one's in-flight messages
+      throw new AppError({
+        code: 'CONFIG_INVALID',
+        retryable: false,
+        message: `${this.options.service}: consumer lease TTL ${this.options.exclusive.ttlMs} ms must exceed the longest ack wait (${longestAckWait} ms)`,
+      });
+    }
     if (this.messageHandlers.size > 0) {
       this.jsm = await jetstreamManager(this.options.nc);
       await this.attemptStore.open();
+      await this.leases?.open();
       // loaded before any loop pulls: a restarted process already knows parked and retrying heads
       if (this.orderingEnabled()) await Promise.all([this.parking.open(), this.retryHeads?.open()]);
     }
@@ -192,6 +215,18 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private async run(loop: ConsumerLoop): Promise<void> {
     const { naming } = this.options;
     while (!this.closing && loop.running) {
+      if (this.leases && !loop.lease) {
+        // standby until this process holds the consumer; pulls stop the moment the lease is lost
+        loop.standby = true;
+        const lease = await this.leases.acquire(naming.durable(loop.spec.durable), () => this.closing || !loop.running);
+        if (!lease) return;
+        loop.standby = false;
+        loop.lease = lease;
+        void lease.lost.then(() => {
+          if (loop.lease === lease) loop.lease = undefined;
+          if (loop.messages) this.stopPull(loop, loop.messages);
+        });
+      }
       try {
         const consumer = await this.js.consumers.get(naming.stream(loop.spec.stream), naming.durable(loop.spec.durable));
         const messages = await consumer.consume({ max_messages: loop.spec.concurrency * 2, expires: this.pullExpiresMs() });
@@ -199,8 +234,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         void this.watchStatus(loop, messages);
         const routine = this.laned && !isStatLane(loop.spec.filterSubject);
         for await (const msg of messages) {
-          // stopping: what the pull had already buffered goes back at once (see handBack)
-          if (!loop.running || this.closing) {
+          // stopping (or the lease is gone): what the pull had buffered goes back at once (see handBack)
+          if (!loop.running || this.closing || (this.leases !== undefined && !loop.lease)) {
             await this.handBack(loop.spec, msg.headers?.get(HEADERS.patientKey) || '', msg.info.streamSequence, (delayMs) => msg.nak(delayMs));
             continue;
           }
@@ -245,7 +280,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
    */
   private catchStaleDeliveries(spec: ConsumerSpec, messages: ConsumerMessages): Subscription | undefined {
     const inbox = (messages as { inbox?: unknown }).inbox;
-    if (typeof inbox !== 'string') return undefined;
+    // a closed connection has no pulls left to catch (and subscribe would throw)
+    if (typeof inbox !== 'string' || this.options.nc.isClosed()) return undefined;
     return this.options.nc.subscribe(inbox, {
       callback: (err, m) => {
         if (err || !m.reply) return; // status and heartbeat messages have no reply subject
@@ -688,6 +724,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       loop.running = false;
       if (loop.messages) this.stopPull(loop, loop.messages);
     }
+    this.leases?.interrupt();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((r) => {
       timer = setTimeout(r, this.options.drainTimeoutMs ?? 10_000);
@@ -698,6 +735,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     for (const c of [...this.catchers]) c.end();
     await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
     clearTimeout(timer);
+    // handlers done: a standby replica may take over now instead of after the TTL
+    await Promise.allSettled(this.loops.map((l) => l.lease?.release()));
+    this.leases?.close();
     this.parking.close();
     this.retryHeads?.close();
     // ack() is fire-and-forget: flush so the server has every settlement before we report closed
@@ -706,7 +746,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
 
   /** For health: whether every consumer loop is pulling. */
   isConsuming(): boolean {
-    return !this.closing && this.loops.length > 0 && this.loops.every((l) => l.running && l.messages !== undefined);
+    return !this.closing && this.loops.length > 0 && this.loops.every((l) => l.running && (l.messages !== undefined || l.standby === true));
   }
 
   /** Consumer loops started (0 for a service that only publishes). */

@@ -12,7 +12,9 @@ import type { MicroserviceOptions } from '@nestjs/microservices';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { throwError, type Observable } from 'rxjs';
 
-import { retryPoliciesEnv } from '@lifeline/config';
+import { hostname } from 'node:os';
+
+import { consumerLeasesEnv, retryPoliciesEnv } from '@lifeline/config';
 import { createNaming, type Naming, type ServiceName } from '@lifeline/contracts';
 import type { Logger } from '@lifeline/observability';
 
@@ -86,6 +88,7 @@ export class MessagingModule {
               // parsed and validated here so a bad document fails the boot, not the first failure
               retryPolicies: options.retryPolicies ?? loadRetryPoliciesConfig(retryPoliciesEnv()),
               consumers: options.consumers,
+              exclusive: exclusiveFromEnv(options.service),
             }),
         },
         NatsConnectionLifecycle,
@@ -114,4 +117,10 @@ export async function connectJetStream(app: INestApplication): Promise<JetStream
   ms.useGlobalFilters(new PassThroughRpcExceptionFilter());
   await app.startAllMicroservices();
   return server;
+}
+
+/** CONSUMER_LEASES=on: one active replica per consumer (ConsumerLeases); the holder is this process. */
+function exclusiveFromEnv(service: string): { ttlMs: number; holder: string } | undefined {
+  const leases = consumerLeasesEnv(service);
+  return leases.enabled ? { ttlMs: leases.ttlMs, holder: `${hostname()}-${process.pid}` } : undefined;
 }

@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { Ctx, Payload, type MicroserviceOptions } from '@nestjs/microservices';
+import { Ctx, Payload } from '@nestjs/microservices';
 import type { INestMicroservice } from '@nestjs/common';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
@@ -11,10 +10,9 @@ import { AppError } from '@lifeline/errors';
 import { createLogger } from '@lifeline/observability';
 import { expectEventually, testNatsUrl, uniquePrefix } from '@lifeline/testing';
 
-import { JetStreamServer } from './jetstream.server.js';
+import { startConsumerProcess } from './consumer-process.fixture.spec.js';
 import { ConsumeEvent, JetStreamContext } from './jetstream.context.js';
 import { JetStreamPublisher } from './jetstream.publisher.js';
-import { PassThroughRpcExceptionFilter } from './messaging.module.js';
 import { deleteTopology, provisionTopology } from './provision.js';
 import { RetryHeadStore } from './retry-head.store.js';
 
@@ -92,10 +90,7 @@ describe('per-patient ordering across a restart (real nats-server)', () => {
 
   /** One "process": its own connection, server and Nest app, as a restarted pod would have. */
   async function startProcess(persistRetryHeads: boolean): Promise<{ app: INestMicroservice; conn: NatsConnection }> {
-    const conn = await connect({ servers: testNatsUrl() });
-    conns.push(conn);
-    const server = new JetStreamServer({
-      nc: conn,
+    const started = await startConsumerProcess(RestartModule, {
       naming,
       service: 'orders',
       serviceVersion: 'test',
@@ -108,10 +103,8 @@ describe('per-patient ordering across a restart (real nats-server)', () => {
         consumers: { [SPEC.durable]: { classes: { transient: { maxAttempts: 5, baseDelayMs: RETRY_DELAY_MS, maxDelayMs: RETRY_DELAY_MS, jitter: 'none' } } } },
       },
     });
-    const started = await NestFactory.createMicroservice<MicroserviceOptions>(RestartModule, { strategy: server, logger: false });
-    started.useGlobalFilters(new PassThroughRpcExceptionFilter());
-    await started.listen();
-    return { app: started, conn };
+    conns.push(started.conn);
+    return started;
   }
 
   async function publish(patient: string, i: number): Promise<void> {

@@ -56,7 +56,8 @@ describe('startNatsServer', () => {
       expect(infoOf(await readInfoLine(nats.port))).toMatchObject({ jetstream: true, port: nats.port });
 
       await nats.kill9();
-      await expect(readInfoLine(nats.port)).rejects.toThrow(/ECONNREFUSED/);
+      // refused, or reset when the kernel had still queued our connect on the dying listener (seen in CI)
+      await expect(readInfoLine(nats.port)).rejects.toThrow(/ECONNREFUSED|ECONNRESET/);
 
       await nats.restart();
       expect(infoOf(await readInfoLine(nats.port)).jetstream).toBe(true);
