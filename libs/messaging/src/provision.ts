@@ -113,8 +113,8 @@ export async function deleteTopology(params: { nc: NatsConnection; naming: Namin
       if (!isApiError(err, STREAM_NOT_FOUND)) throw err;
     }
   }
-  // KV buckets of the transport (attempt history, parked patients, retrying heads) are streams named KV_<bucket>
-  for (const bucket of ['ATTEMPTS', 'PARKED', 'RETRY_HEADS']) {
+  // KV buckets of the transport (attempt history, parked patients, retrying heads, consumer leases) are streams named KV_<bucket>
+  for (const bucket of ['ATTEMPTS', 'PARKED', 'RETRY_HEADS', 'CONSUMER_LEASES']) {
     try {
       await jsm.streams.delete(`KV_${params.naming.kvBucket(bucket)}`);
     } catch (err) {
