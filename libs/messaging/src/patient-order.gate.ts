@@ -5,8 +5,9 @@
  * (retrying or held: later ones are held too, with a short delayed nak that consumes no attempt).
  * Entries of messages that never come back (taken by another replica, or gone) expire.
  *
- * Cross-replica ordering needs a partitioned subject (one consumer per partition); within a process
- * this gate is what keeps one patient's events in order while other patients flow.
+ * Within a process this gate is what keeps one patient's events in order while other patients flow;
+ * across restarts the retrying heads (retry-head.store.ts), across replicas and crashes one active
+ * process per consumer (consumer-lease.ts).
  */
 export type GateAdmission = { kind: 'run' } | { kind: 'wait'; until: Promise<void> } | { kind: 'hold' };
 

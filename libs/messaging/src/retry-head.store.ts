@@ -25,9 +25,9 @@ const DAY_MS = 24 * 3_600_000;
  * pulls, the head makes the hold survive a restart and shows it to other replicas. Only the retry path
  * writes; the happy path reads the in-memory mirror.
  *
- * Not covered: a message *running* (not yet failed) when its process dies comes back after ack wait,
- * and a second replica may run a later event of the same patient meanwhile. Cross-replica ordering needs
- * one active process per consumer or patient partitions (libs/messaging/README.md).
+ * Not covered here: a message *running* (not yet failed) when its process dies comes back after ack
+ * wait, and another replica may run a later event of the same patient meanwhile; consumer leases
+ * (consumer-lease.ts) cover that.
  */
 export class RetryHeadStore {
   private readonly mirror: KvMirror<RetryHead>;
