@@ -794,7 +794,6 @@ function describe(err: unknown): { name: string; code?: string } {
   return { name: typeof err };
 }
 
-
 /** A nak with a delay on a raw (core) delivery: what JsMsg.nak(delay) sends. */
 function nakRaw(m: Msg, delayMs: number): void {
   m.respond(new TextEncoder().encode(`-NAK ${JSON.stringify({ delay: delayMs * 1_000_000 })}`));
