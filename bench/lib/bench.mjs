@@ -102,7 +102,8 @@ export async function runBench(opts = {}) {
   result.machine.payloadBytes = payload.length;
 
   // ---- baselines --------------------------------------------------------------------------------
-  const nc = await connect({ servers: natsUrl, name: 'bench-baselines' });
+  // the services' client options (libs/messaging): raw JetStream measured as fast as the libs could use it
+  const nc = await connect({ servers: natsUrl, name: 'bench-baselines', noAsyncTraces: true });
   const prefix = benchPrefix('base');
   const stream = await createRawStream(nc, prefix);
   const db = await createHopDatabase(adminUrl, prefix.replace(/-/g, '_'));
@@ -142,12 +143,17 @@ export async function runBench(opts = {}) {
   }
 
   // ---- Lifeline: one hop through the libs, relay latency, tracing -------------------------------
+  // hop_cN: as the services run it, group commit (TransactionBatcher) on N connections, like B_pg's N;
+  // hop_cN_unbatched: one transaction per message, N messages in flight (the hop before group commit)
   for (const c of CONCURRENCY) {
-    log(`Lifeline hop c=${c}`);
+    log(`Lifeline hop c=${c} (group commit, then one transaction per message)`);
     D[`hop_c${c}`] = await libHop({ natsUrl, adminUrl, concurrency: c, count: S.hop.count, deadlineMs: S.hop.deadlineMs, payload });
+    D[`hop_c${c}_unbatched`] = await libHop({ natsUrl, adminUrl, concurrency: c, count: S.hop.count, deadlineMs: S.hop.deadlineMs, payload, batch: false });
     F[`hop_c${c}_msgs_per_s`] = D[`hop_c${c}`].perSecond;
     F[`hop_vs_pg_c${c}`] = F[`hop_c${c}_msgs_per_s`] / F[`B_pg_c${c}_tx_per_s`];
     F[`hop_vs_B_hop_c${c}`] = F[`hop_c${c}_msgs_per_s`] / F[`B_hop_c${c}_msgs_per_s`];
+    F[`hop_c${c}_unbatched_msgs_per_s`] = D[`hop_c${c}_unbatched`].perSecond;
+    F[`hop_unbatched_vs_pg_c${c}`] = F[`hop_c${c}_unbatched_msgs_per_s`] / F[`B_pg_c${c}_tx_per_s`];
   }
   log(`outbox relay added latency (open loop ${S.relay.rate}/s)`);
   D.relay = await relayLatency({ natsUrl, adminUrl, concurrency: 16, rate: S.relay.rate, count: S.relay.count, deadlineMs: S.relay.deadlineMs, payload });

@@ -7,7 +7,7 @@ import { causedBy, createNaming, newEnvelope } from '@lifeline/contracts';
 import { EventStore, CreateEventStore1764000000001, handleCommand } from '@lifeline/event-store';
 import { JetStreamPublisher, JetStreamServer, deleteTopology, provisionTopology } from '@lifeline/messaging';
 import { createLogger } from '@lifeline/observability';
-import { OutboxRelay, addToOutbox, claimInbox, createServiceDataSource, migrateUnderLock, runInTransaction } from '@lifeline/outbox';
+import { OutboxRelay, TransactionBatcher, addToOutbox, claimInbox, createServiceDataSource, migrateUnderLock } from '@lifeline/outbox';
 
 import { benchPrefix, createDatabase, latencySummary, now, openLoop, sleep } from './common.mjs';
 
@@ -24,19 +24,25 @@ const decider = {
  * Sets up a private topology + database, runs `drive(ctx)` with the hop running, tears everything down.
  * `ctx.publishInput(i)` publishes one input envelope; `ctx.outputs` resolves per output message.
  */
-async function withLibHop({ natsUrl, adminUrl, concurrency, poolSize }, drive) {
+async function withLibHop({ natsUrl, adminUrl, concurrency, batch = true, inFlight = 32 }, drive) {
   const prefix = benchPrefix('hop');
   const naming = createNaming(prefix);
-  const nc = await connect({ servers: natsUrl, name: 'bench-lib-hop' });
-  const spec = { durable: 'bench-hop', service: 'orders', stream: 'CLINICAL', filterSubject: IN, maxAttempts: 5, ackWaitMs: 30_000, concurrency };
+  // the services' connection options (libs/messaging messaging.module.ts)
+  const nc = await connect({ servers: natsUrl, name: 'bench-lib-hop', noAsyncTraces: true });
+  // `concurrency` is the database concurrency, as B_pg's connections: with group commit (batch) the
+  // hop holds `concurrency` connections and keeps `inFlight` messages in flight; without it, one
+  // message per connection (the consumer's concurrency = connections, the hop before group commit).
+  const spec = { durable: 'bench-hop', service: 'orders', stream: 'CLINICAL', filterSubject: IN, maxAttempts: 5, ackWaitMs: 30_000, concurrency: batch ? Math.max(concurrency, inFlight) : concurrency };
   await provisionTopology({ nc, naming, consumers: [spec] });
   const db = await createDatabase(adminUrl, prefix.replace(/-/g, '_'));
-  const ds = createServiceDataSource({ service: 'bench-hop', url: db.url, migrations: [CreateEventStore1764000000001], poolSize: poolSize ?? Math.max(concurrency, 10) });
+  const ds = createServiceDataSource({ service: 'bench-hop', url: db.url, migrations: [CreateEventStore1764000000001], poolSize: concurrency + 1 }); // + 1: migrateUnderLock holds one for its advisory lock
   const logger = createLogger({ service: 'bench', level: 'silent' });
   const publisher = new JetStreamPublisher(nc, naming);
   const relay = new OutboxRelay({ databaseUrl: db.url, publisher, logger });
   const server = new JetStreamServer({ nc, naming, service: 'orders', serviceVersion: 'bench', logger, consumers: [spec] });
   const store = new EventStore();
+  // group commit as the services run it (batch: false = one transaction per message, runInTransaction)
+  const batcher = new TransactionBatcher(ds, { disabled: !batch, maxParallel: concurrency });
   const committed = new Map();
   let handled = 0;
   server.addHandler(
@@ -44,10 +50,13 @@ async function withLibHop({ natsUrl, adminUrl, concurrency, poolSize }, drive) {
     async (env, ctx) => {
       const streamId = `bench-order-${env.data.n}-${env.id}`;
       const out = causedBy(env, { type: OUT, source: 'bench', data: env.data, idempotencyKey: `bench-out|${env.id}` });
-      await runInTransaction(ds, async (manager) => {
-        if (!(await claimInbox(manager, ctx.durable, env.idempotencyKey))) return;
-        await handleCommand({ manager, store, streamId, decider, command: { type: 'Record', data: env.data }, metadata: { messageId: env.id } });
-        await addToOutbox(manager, { envelope: out, aggregateId: streamId, expectStream: 'CLINICAL' });
+      await batcher.run({
+        inbox: { consumer: ctx.durable, key: env.idempotencyKey },
+        work: async (manager) => {
+          if (!(await claimInbox(manager, ctx.durable, env.idempotencyKey))) return;
+          await handleCommand({ manager, store, streamId, decider, command: { type: 'Record', data: env.data }, metadata: { messageId: env.id } });
+          await addToOutbox(manager, { envelope: out, aggregateId: streamId, expectStream: 'CLINICAL' });
+        },
       });
       committed.set(out.id, now());
       handled += 1;
@@ -90,8 +99,8 @@ async function waitFor(pred, deadline) {
 }
 
 /** Saturation: `count` inputs pre-loaded, then the hop is started; throughput until the last output. */
-export async function libHop({ natsUrl, adminUrl, concurrency, count, deadlineMs, payload }) {
-  return withLibHop({ natsUrl, adminUrl, concurrency }, async ({ publishInput, start, received }) => {
+export async function libHop({ natsUrl, adminUrl, concurrency, count, deadlineMs, payload, batch = true }) {
+  return withLibHop({ natsUrl, adminUrl, concurrency, batch }, async ({ publishInput, start, received }) => {
     const inflight = new Set();
     for (let i = 0; i < count; i += 1) {
       const p = publishInput(i, payload).finally(() => inflight.delete(p));

@@ -29,7 +29,7 @@ const MLLP_PORT_PREFERRED = 2575;
 const STARTING_AT_ONCE = 2; // two cores: more parallel Nest boots only slow each other down
 const TAIL_LINES = 30;
 // Environment a service inherits from ours; everything else it gets is set explicitly below.
-const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR', 'NODE_EXTRA_CA_CERTS', 'LOG_LEVEL', 'CONSUMER_LEASES', 'CONSUMER_LEASE_TTL_MS'];
+const INHERITED_ENV = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR', 'NODE_EXTRA_CA_CERTS', 'LOG_LEVEL', 'CONSUMER_LEASES', 'CONSUMER_LEASE_TTL_MS', 'GROUP_COMMIT', 'GROUP_COMMIT_MAX_BATCH', 'GROUP_COMMIT_MAX_PARALLEL'];
 
 /** `lifeline_<svc>` with - → _, behind `<prefix>_` when there is a prefix. */
 export function databaseName(service, prefix = '') {

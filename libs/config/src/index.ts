@@ -6,3 +6,4 @@ export { retryPoliciesEnv } from './retry-policies.env.js';
 export { downstreamGuardEnv, mapDownstreamGuard } from './downstream.js';
 export type { DownstreamGuardSettings } from './downstream.js';
 export { consumerLeasesEnv } from './consumer-leases.env.js';
+export { groupCommitEnv } from './group-commit.env.js';

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 
 import { AppError } from '@lifeline/errors';
+import { BatchFallbackSignal, deferWrite, deferredRows, type DeferredWriter } from '@lifeline/outbox';
 
 import { fold, type Decider, type DomainEvent } from './decider.js';
 
@@ -39,6 +40,8 @@ interface EventRow {
  */
 export class EventStore {
   async load<E extends DomainEvent>(manager: EntityManager, streamId: string): Promise<{ events: StoredEvent<E>[]; version: number }> {
+    // a stream this transaction batch already appended to (deferred, not yet written): run alone
+    if (deferredRows(manager, eventRowsWriter).some((r) => r[0] === streamId)) throw new BatchFallbackSignal('stream appended twice in one batch');
     const rows: EventRow[] = await manager.query(
       'SELECT stream_id, version, global_position, type, data, metadata, recorded_at FROM events WHERE stream_id = $1 ORDER BY version',
       [streamId],
@@ -60,15 +63,19 @@ export class EventStore {
    */
   async append(manager: EntityManager, params: { streamId: string; expectedVersion: number; events: DomainEvent[]; metadata?: EventMetadata }): Promise<number> {
     if (params.events.length === 0) return params.expectedVersion;
-    const values: unknown[] = [];
-    const tuples = params.events.map((e, i) => {
-      values.push(params.streamId, params.expectedVersion + i + 1, e.type, JSON.stringify(e.data), JSON.stringify(params.metadata ?? {}));
-      const b = i * 5;
-      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}::jsonb, $${b + 5}::jsonb)`;
-    });
+    const rows = params.events.map((e, i): EventInsertRow => [
+      params.streamId,
+      params.expectedVersion + i + 1,
+      e.type,
+      JSON.stringify(e.data),
+      JSON.stringify(params.metadata ?? {}),
+    ]);
+    // in a TransactionBatcher batch the events of all its messages go in one statement before its
+    // COMMIT; a conflict then fails the whole batch, whose messages run again alone (and conflict here)
+    if (deferWrite(manager, eventRowsWriter, rows)) return params.expectedVersion + params.events.length;
     try {
       // SAVEPOINT-free: a conflict aborts the caller's transaction, which is what we want (retry all of it).
-      await manager.query(`INSERT INTO events (stream_id, version, type, data, metadata) VALUES ${tuples.join(', ')}`, values);
+      await eventRowsWriter.flush(manager, rows);
     } catch (err) {
       if ((err as { code?: string }).code === '23505') {
         throw new AppError<EventStoreErrorCode>({
@@ -84,6 +91,24 @@ export class EventStore {
     return params.expectedVersion + params.events.length;
   }
 }
+
+type EventInsertRow = [streamId: string, version: number, type: string, data: string, metadata: string];
+
+const eventRowsWriter: DeferredWriter<EventInsertRow> = {
+  name: 'events',
+  async flush(manager, rows) {
+    // 1,000 rows = 5,000 parameters, far below PostgreSQL's 65,535 per statement
+    for (let start = 0; start < rows.length; start += 1_000) {
+      const values: unknown[] = [];
+      const tuples = rows.slice(start, start + 1_000).map((row, i) => {
+        values.push(...row);
+        const b = i * 5;
+        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}::jsonb, $${b + 5}::jsonb)`;
+      });
+      await manager.query(`INSERT INTO events (stream_id, version, type, data, metadata) VALUES ${tuples.join(', ')}`, values);
+    }
+  },
+};
 
 /**
  * Load → decide → append, in the caller's transaction. Returns the new events (empty when the command

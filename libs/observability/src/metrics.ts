@@ -62,4 +62,15 @@ export const METRICS = {
     buckets: [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   }),
+  groupCommitBatchSize: new Histogram({
+    name: 'group_commit_batch_size',
+    help: 'Messages committed per transaction by the group commit (TransactionBatcher); 1 = alone',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    registers: [registry],
+  }),
+  groupCommitFallbacks: new Counter({
+    name: 'group_commit_fallbacks_total',
+    help: 'Batches rolled back and run again one transaction per message (a work failed or conflicted)',
+    registers: [registry],
+  }),
 };

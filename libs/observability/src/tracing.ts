@@ -43,5 +43,13 @@ export async function inSpan<T>(
   });
 }
 
+/**
+ * `fn` bound to the context active now: wherever it is later called (a batch run by another message's
+ * task), its spans, injected trace headers and currentTraceId() are this caller's.
+ */
+export function bindActiveContext<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  return context.bind(context.active(), fn);
+}
+
 export { SpanKind, SpanStatusCode };
 export type { Span, Context, Link, Attributes };

@@ -2,10 +2,11 @@ import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '
 import { LoggerModule } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
 
+import { groupCommitEnv } from '@lifeline/config';
 import type { ServiceName } from '@lifeline/contracts';
 import { JetStreamPublisher, MessagingModule } from '@lifeline/messaging';
-import type { Logger } from '@lifeline/observability';
-import { OutboxRelay, createServiceDataSource } from '@lifeline/outbox';
+import { METRICS, type Logger } from '@lifeline/observability';
+import { OutboxRelay, TransactionBatcher, createServiceDataSource } from '@lifeline/outbox';
 
 import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
@@ -69,13 +70,31 @@ export class ServiceCoreModule {
         },
         DataSourceLifecycle,
         {
+          // group commit for the handlers' transactions (GROUP_COMMIT=on|off, libs/outbox TransactionBatcher)
+          provide: TransactionBatcher,
+          inject: [DataSource],
+          useFactory: (ds: DataSource) => {
+            const gc = groupCommitEnv(options.service);
+            return new TransactionBatcher(ds, {
+              disabled: !gc.enabled,
+              maxBatch: gc.maxBatch,
+              // at least one connection of the pool stays free for reads and the health check
+              maxParallel: Math.max(1, Math.min(gc.maxParallel, (db.poolSize ?? 10) - 1)),
+              onBatch: ({ size, fellBack }) => {
+                if (fellBack) METRICS.groupCommitFallbacks.inc();
+                else METRICS.groupCommitBatchSize.observe(size);
+              },
+            });
+          },
+        },
+        {
           provide: OutboxRelay,
           inject: [JetStreamPublisher],
           useFactory: (publisher: JetStreamPublisher) =>
             new OutboxRelay({ databaseUrl: db.url, publisher, logger: options.logger, ...options.relay }),
         },
       );
-      exports.push(DataSource, OutboxRelay);
+      exports.push(DataSource, OutboxRelay, TransactionBatcher);
     }
     return {
       module: ServiceCoreModule,

@@ -11,7 +11,7 @@ import {
   type ResultReceivedV1,
 } from '@lifeline/contracts';
 import { createLogger } from '@lifeline/observability';
-import { createServiceDataSource, migrateUnderLock } from '@lifeline/outbox';
+import { TransactionBatcher, createServiceDataSource, migrateUnderLock } from '@lifeline/outbox';
 import { createTestDatabase, type TestDatabase } from '@lifeline/testing';
 
 import { CreateLabTables1764000000500 } from '../migrations/1764000000500-lab.migration.js';
@@ -77,6 +77,7 @@ describe('ResultService (real PostgreSQL)', () => {
       ds,
       new ResultRepository(),
       createLogger({ service: 'lab', level: 'silent' }),
+      new TransactionBatcher(ds),
     );
   });
 

@@ -13,7 +13,7 @@ import {
   type ResultReceivedV1,
 } from '@lifeline/contracts';
 import { registry, type Logger } from '@lifeline/observability';
-import { addToOutbox, claimInbox, runInTransaction } from '@lifeline/outbox';
+import { TransactionBatcher, addToOutbox, claimInbox } from '@lifeline/outbox';
 import { SERVICE_LOGGER } from '@lifeline/service-kit';
 
 import { flagCritical } from './critical-flag.util.js';
@@ -49,6 +49,7 @@ export class ResultService {
     private readonly dataSource: DataSource,
     private readonly repository: ResultRepository,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+    private readonly batcher: TransactionBatcher,
   ) {}
 
   async recordResult(
@@ -58,9 +59,10 @@ export class ResultService {
     const { orderId, resultStatus, observations } = env.data;
     const resultId = resultIdOf(env.idempotencyKey);
     const { critical, criticalCodes } = flagCritical(observations);
-    const outcome = await runInTransaction(
-      this.dataSource,
-      async (manager): Promise<ResultOutcome> => {
+    // group commit: concurrent messages share one transaction (database effects only in here, see TransactionBatcher)
+    const outcome = await this.batcher.run({
+      inbox: { consumer, key: env.idempotencyKey },
+      work: async (manager): Promise<ResultOutcome> => {
         if (!(await claimInbox(manager, consumer, env.idempotencyKey)))
           return 'duplicate';
         // Already recorded under another message (e.g. a replay after the inbox row expired): announced then.
@@ -102,7 +104,7 @@ export class ResultService {
         });
         return 'recorded';
       },
-    );
+    });
     if (outcome === 'recorded') {
       recorded.labels(String(critical)).inc();
       this.logger.info(

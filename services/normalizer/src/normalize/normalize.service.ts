@@ -6,7 +6,7 @@ import { causedBy, type Envelope } from '@lifeline/contracts';
 import { AppError, isAppError } from '@lifeline/errors';
 import { parseHl7, type Hl7Message } from '@lifeline/hl7';
 import { registry } from '@lifeline/observability';
-import { addToOutbox, claimInbox, runInTransaction } from '@lifeline/outbox';
+import { TransactionBatcher, addToOutbox, claimInbox, runInTransaction } from '@lifeline/outbox';
 
 import { NORMALIZER_CONFIG, type NormalizerConfig } from '../config/normalizer-config.token.js';
 import { refusalToAppError } from '../mapping/hl7-mapping.errors.js';
@@ -42,6 +42,7 @@ export class NormalizeService {
     private readonly dataSource: DataSource,
     private readonly repository: NormalizeRepository,
     @Inject(NORMALIZER_CONFIG) private readonly config: NormalizerConfig,
+    private readonly batcher: TransactionBatcher,
   ) {}
 
   async normalize(input: RawMessage): Promise<{ events: number; duplicate: boolean }> {
@@ -71,7 +72,8 @@ export class NormalizeService {
       outcomes.labels('refused', type).inc();
       throw refusalToAppError(outcome);
     }
-    const result = await runInTransaction(this.dataSource, async (manager) => {
+    // group commit: concurrent messages share one transaction (database effects only in here, see TransactionBatcher)
+    const result = await this.batcher.run({ inbox: { consumer: input.consumer, key: envelope.idempotencyKey }, work: async (manager) => {
       if (!(await claimInbox(manager, input.consumer, envelope.idempotencyKey))) return { events: 0, duplicate: true };
       await this.repository.recordTransport(manager, transport);
       await this.repository.recordOutcome(manager, { idempotencyKey: envelope.idempotencyKey, outcome: 'mapped', eventTypes: outcome.events.map((e) => e.type), segments });
@@ -92,7 +94,7 @@ export class NormalizeService {
         })),
       );
       return { events: outcome.events.length, duplicate: false };
-    });
+    } });
     outcomes.labels(result.duplicate ? 'duplicate' : 'mapped', type).inc();
     return result;
   }

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import type { Envelope } from '@lifeline/contracts';
 import { EventStore, handleCommand, type StoredEvent } from '@lifeline/event-store';
 import { currentTraceId } from '@lifeline/observability';
-import { claimInbox, runInTransaction } from '@lifeline/outbox';
+import { TransactionBatcher, claimInbox } from '@lifeline/outbox';
 
 import { labOrderDecider, labOrderStreamId, type LabOrderCommand, type LabOrderEvent } from './lab-order.decider.js';
 import { OrderRepository, type OrderSummary } from './order.repository.js';
@@ -25,11 +25,13 @@ export class OrderService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly repository: OrderRepository,
+    private readonly batcher: TransactionBatcher,
   ) {}
 
   async apply(params: { consumer: string; envelope: Envelope<unknown>; command: LabOrderCommand }): Promise<{ applied: boolean; events: number }> {
     const { consumer, envelope, command } = params;
-    return runInTransaction(this.dataSource, async (manager) => {
+    // group commit: concurrent messages share one transaction (database effects only in here, see TransactionBatcher)
+    return this.batcher.run({ inbox: { consumer, key: envelope.idempotencyKey }, work: async (manager) => {
       if (!(await claimInbox(manager, consumer, envelope.idempotencyKey))) return { applied: false, events: 0 };
       const result = await handleCommand({
         manager,
@@ -44,7 +46,7 @@ export class OrderService {
         await this.repository.upsertSummary(manager, { ...result.state, placerNamespace }, result.version);
       }
       return { applied: true, events: result.events.length };
-    });
+    } });
   }
 
   async history(orderId: string): Promise<OrderHistory | undefined> {
