@@ -34,10 +34,10 @@ export const SIZES = {
   full: {
     padBytes: 1500,
     js: { async: 20_000, sync: 2_000, consume: 20_000, window: 256, deadlineMs: 20_000 },
-    pg: { count: 5_000, deadlineMs: 10_000, pgbenchSeconds: 8 },
-    hop: { count: 3_000, deadlineMs: 30_000 },
+    pg: { count: 10_000, deadlineMs: 10_000, pgbenchSeconds: 8 },
+    hop: { count: 8_000, deadlineMs: 30_000 },
     relay: { rate: 200, count: 2_000, deadlineMs: 12_000 },
-    tracing: { concurrency: 16, count: 3_000, deadlineMs: 30_000 },
+    tracing: { concurrency: 16, count: 10_000, deadlineMs: 30_000 },
     mllp: { connections: [1, 16, 64], count: 6_000, deadlineMs: 15_000 },
     flow: { openSeconds: 30, workers: 32, closedCount: 600, deadlineMs: 60_000, drainMs: 60_000 },
     stat: { samples: 10, backlog: 500, deadlineMs: 60_000 },

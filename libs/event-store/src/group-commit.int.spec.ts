@@ -130,6 +130,23 @@ describe('TransactionBatcher: group commit of a hop (real PostgreSQL)', () => {
     expect(rows.map((r) => r.data.by)).toEqual([1, 2, 3]);
   });
 
+  it('a version conflict found only at the flush fails its own message; the others commit', async () => {
+    // another writer got to version 1 of the stream first: the batch's deferred append (expecting 0) conflicts at the flush
+    await ds.query(`INSERT INTO events (stream_id, version, type, data) VALUES ('gc-h-stale', 1, 'Added', '{"by": 9}')`);
+    const { batcher, batches } = recording();
+    const stale = batcher.run({
+      work: (manager) => store.append(manager, { streamId: 'gc-h-stale', expectedVersion: 0, events: [{ type: 'Added', data: { by: 1 } }] }),
+    });
+    const healthy = Array.from({ length: 5 }, (_, i) => hop(batcher, { consumer: 'c', key: `gc-h-${i}`, streamId: `gc-h-${i}`, command: { add: 1 } }));
+    const [staleResult, ...others] = await Promise.allSettled([stale, ...healthy]);
+    expect(batches.some((b) => b.fellBack && b.size > 1)).toBe(true);
+    expect(staleResult?.status).toBe('rejected');
+    const reason = staleResult?.status === 'rejected' ? (staleResult.reason as unknown) : undefined;
+    expect(isAppError(reason) && reason.code).toBe('STREAM_VERSION_CONFLICT');
+    expect(others.every((o) => o.status === 'fulfilled')).toBe(true);
+    expect(await counts('gc-h-')).toEqual({ events: 6, outbox: 5, inbox: 5 });
+  });
+
   it('the same message twice in one batch (a redelivery) has one effect', async () => {
     const { batcher } = recording();
     const results = await Promise.all([0, 1].map(() => hop(batcher, { consumer: 'c', key: 'gc-d-1', streamId: 'gc-d-1', command: { add: 5 } })));

@@ -14,9 +14,10 @@ import { runInTransaction } from './transaction.util.js';
  *
  * Semantics per message are those of `runInTransaction`: its inbox row, events and outbox rows commit
  * together or not at all. When anything in a batch fails (a work throws, a version conflict at the
- * flush, a stream read after this batch deferred an append to it), the whole batch rolls back and every
- * message of it runs again alone in its own transaction, so one message's error is reported to that
- * message's caller only and the others are not held back. Works must therefore be re-runnable after
+ * flush, a stream read after this batch deferred an append to it), the whole batch rolls back; the
+ * failing work then runs alone in its own transaction, between its batch-mates before and after it
+ * (each group again as a batch), so one message's error is reported to that message's caller only and
+ * the others are not held back. Works must therefore be re-runnable after
  * a rollback, which every transactional work already is (a failed commit is retried by redelivery):
  * only database effects inside, no HTTP calls, no process state they cannot repeat.
  */
@@ -147,6 +148,7 @@ export class TransactionBatcher {
   }
 
   private async execute(batch: Pending[]): Promise<void> {
+    if (batch.length === 0) return;
     if (batch.length === 1) {
       const only = batch[0] as Pending;
       await runInTransaction(this.dataSource, only.item.work).then(only.resolve, only.reject);
@@ -154,6 +156,8 @@ export class TransactionBatcher {
       return;
     }
     let results: unknown[];
+    // index of the work running when the batch failed; undefined while claiming, flushing, committing
+    let failedAt: number | undefined;
     try {
       results = await this.dataSource.transaction(async (manager) => {
         const state: BatchState = { claimed: new Map(), writers: new Map() };
@@ -161,7 +165,11 @@ export class TransactionBatcher {
         try {
           await claimAll(manager, state, batch);
           const out: unknown[] = [];
-          for (const p of batch) out.push(await p.item.work(manager));
+          for (const [i, p] of batch.entries()) {
+            failedAt = i;
+            out.push(await p.item.work(manager));
+          }
+          failedAt = undefined;
           for (const { writer, rows } of state.writers.values()) if (rows.length > 0) await writer.flush(manager, rows);
           return out;
         } finally {
@@ -174,10 +182,20 @@ export class TransactionBatcher {
         batch.forEach((p) => p.reject(err));
         return;
       }
-      // Whatever failed (one work, a conflict at the flush, the commit), nothing of the batch is
-      // committed: each work runs again alone, so its own error reaches its own caller only. One after
-      // another, in arrival order: two works on one stream (the usual cause) then apply in order instead
-      // of conflicting with each other again.
+      // Nothing of the batch is committed. In arrival order: the works before the failing one as a
+      // batch, the failing one alone (its own error reaches its own caller only; a work that needed an
+      // earlier batch-mate's deferred append now sees it committed), the works after it as a batch.
+      // A work that fails now and then (a reply before its saga exists) thus costs two extra
+      // transactions, not one per batch-mate.
+      if (failedAt !== undefined) {
+        const failing = batch[failedAt] as Pending;
+        await this.execute(batch.slice(0, failedAt));
+        await runInTransaction(this.dataSource, failing.item.work).then(failing.resolve, failing.reject);
+        await this.execute(batch.slice(failedAt + 1));
+        return;
+      }
+      // Failed outside any one work (a conflict at the flush, the commit): each work alone, in order,
+      // so two works on one stream apply one after the other instead of conflicting again.
       for (const p of batch) await runInTransaction(this.dataSource, p.item.work).then(p.resolve, p.reject);
       return;
     }

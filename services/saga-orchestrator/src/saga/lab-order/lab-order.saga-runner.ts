@@ -5,7 +5,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { idempotencyKey, newEnvelope, type Priority } from '@lifeline/contracts';
 import { JetStreamPublisher } from '@lifeline/messaging';
 import { currentTraceId } from '@lifeline/observability';
-import { addToOutbox, claimInbox, runInTransaction, type OutboxMessage } from '@lifeline/outbox';
+import { TransactionBatcher, addToOutbox, claimInbox, runInTransaction, type OutboxMessage } from '@lifeline/outbox';
 
 import { SAGA_METRICS } from '../saga-metrics.service.js';
 import { SAGA_OPTIONS, type SagaOptions } from '../saga-options.util.js';
@@ -64,14 +64,21 @@ export class LabOrderSagaRunner {
     @Inject(SAGA_OPTIONS) private readonly options: LabOrderSagaRunnerOptions,
     // Only the unsafe direct-publish mode uses it; the service always has one (MessagingModule).
     @Optional() private readonly publisher?: JetStreamPublisher,
+    // group commit of concurrent inputs (ServiceCoreModule provides it; without it, one transaction each)
+    @Optional() private readonly batcher?: TransactionBatcher,
   ) {}
 
   async apply(params: SagaApplyParams): Promise<void> {
     const { consumer, inboxKey } = params;
-    const applied = await runInTransaction(this.dataSource, async (manager) => {
+    const work = async (manager: EntityManager): Promise<AppliedTransition | undefined> => {
       if (consumer !== undefined && inboxKey !== undefined && !(await claimInbox(manager, consumer, inboxKey))) return undefined;
       return this.applyInTransaction(manager, params);
-    });
+    };
+    // The negative controls publish from inside the work or skip the row lock: one transaction each.
+    const batchable = this.batcher && !this.unsafeDirect() && this.options.unsafeSkipRowLock !== true;
+    const applied = batchable
+      ? await this.batcher.run({ inbox: consumer !== undefined && inboxKey !== undefined ? { consumer, key: inboxKey } : undefined, work })
+      : await runInTransaction(this.dataSource, work);
     if (applied) countTransition(applied);
   }
 
