@@ -10,6 +10,7 @@ import { hl7Orm } from '@lifeline/testing';
 
 import { createHopDatabase, createRawStream, jsAsync, jsConsume, jsSync, pgHop, rawHop } from './baselines.mjs';
 import { benchPrefix, now, padHl7, round } from './common.mjs';
+import { cpuPerEvent, cpuSnapshot } from './cpu.mjs';
 import { libHop, relayLatency, tracingOnOff } from './lifeline-hop.mjs';
 import { flow, mllpThroughput, startBenchMesh, statLatency, waitDrained } from './mesh-stages.mjs';
 import { hasPgbench, pgbenchHop } from './pgbench.mjs';
@@ -207,7 +208,12 @@ export async function runBench(opts = {}) {
       await flow({ ...common, runId: `${runId}w`, mode: 'closed', workers: 4, count: quick ? 4 : 40 });
       await drain();
       log(`  closed loop ${S.flow.workers} workers (saturation)`);
+      const cpuBefore = cpuSnapshot(m.mesh.services);
       D.flow_closed = await flow({ ...common, runId, mode: 'closed', workers: S.flow.workers, count: S.flow.closedCount });
+      // where the ceiling is: CPU-ms per clinical event by process group (services, nats-server, postgres)
+      D.flow_closed.cpu = cpuPerEvent(cpuBefore, cpuSnapshot(m.mesh.services), D.flow_closed.events ?? 1);
+      F.flow_closed_cpu_ms_per_event = D.flow_closed.cpu.totalPerEventMs;
+      F.flow_closed_machine_busy = D.flow_closed.cpu.machineBusy;
       D.flow_closed.drained = await drain();
       // sustained rate: half of what saturation completed, so the open loop measures latency, not a queue
       const rate = Math.max(1, Math.round(D.flow_closed.pairsPerSecond * 0.5 * 10) / 10);
