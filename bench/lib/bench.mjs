@@ -27,7 +27,7 @@ export const SIZES = {
     pg: { count: 400, deadlineMs: 3_000, pgbenchSeconds: 0 },
     hop: { count: 300, deadlineMs: 10_000 },
     relay: { rate: 100, count: 150, deadlineMs: 3_000 },
-    tracing: { concurrency: 16, count: 300, deadlineMs: 10_000 },
+    tracing: { concurrency: 16, count: 300, deadlineMs: 10_000, rounds: 3 },
     mllp: { connections: [4], count: 400, deadlineMs: 5_000 },
     flow: { openSeconds: 3, workers: 8, closedCount: 40, deadlineMs: 30_000, drainMs: 10_000 },
     stat: { samples: 3, backlog: 100, deadlineMs: 30_000 },
@@ -38,7 +38,7 @@ export const SIZES = {
     pg: { count: 10_000, deadlineMs: 10_000, pgbenchSeconds: 8 },
     hop: { count: 8_000, deadlineMs: 30_000 },
     relay: { rate: 200, count: 2_000, deadlineMs: 12_000 },
-    tracing: { concurrency: 16, count: 10_000, deadlineMs: 30_000 },
+    tracing: { concurrency: 16, count: 10_000, deadlineMs: 30_000, rounds: 7 },
     mllp: { connections: [1, 16, 64], count: 6_000, deadlineMs: 15_000 },
     flow: { openSeconds: 30, workers: 32, closedCount: 600, deadlineMs: 60_000, drainMs: 60_000 },
     stat: { samples: 10, backlog: 500, deadlineMs: 60_000 },
@@ -161,7 +161,7 @@ export async function runBench(opts = {}) {
   F.relay_added_latency_p50_ms = D.relay.latencyMs.p50;
   F.relay_added_latency_p99_ms = D.relay.latencyMs.p99;
   log('tracing off / on / off (hop c=16)');
-  D.tracing = await tracingOnOff({ natsUrl, adminUrl, concurrency: S.tracing.concurrency, count: S.tracing.count, deadlineMs: S.tracing.deadlineMs, payload });
+  D.tracing = await tracingOnOff({ natsUrl, adminUrl, concurrency: S.tracing.concurrency, count: S.tracing.count, deadlineMs: S.tracing.deadlineMs, payload, rounds: S.tracing.rounds });
   F.hop_c16_tracing_on_msgs_per_s = D.tracing.onMedian;
   F.hop_c16_tracing_off_msgs_per_s = D.tracing.offMedian;
 

@@ -1,6 +1,6 @@
 // One consumer hop through the real libs: JetStreamServer (transport) → runInTransaction + claimInbox
 // (inbox) + handleCommand (event store) + addToOutbox (outbox) → ack; OutboxRelay publishes the rows.
-import { createServer } from 'node:http';
+import { fork } from 'node:child_process';
 
 import { connect } from '@nats-io/transport-node';
 import { causedBy, createNaming, newEnvelope } from '@lifeline/contracts';
@@ -99,7 +99,7 @@ async function waitFor(pred, deadline) {
 }
 
 /** Saturation: `count` inputs pre-loaded, then the hop is started; throughput until the last output. */
-export async function libHop({ natsUrl, adminUrl, concurrency, count, deadlineMs, payload, batch = true }) {
+export async function libHop({ natsUrl, adminUrl, concurrency, count, deadlineMs, payload, batch = true, beforeStart }) {
   return withLibHop({ natsUrl, adminUrl, concurrency, batch }, async ({ publishInput, start, received }) => {
     const inflight = new Set();
     for (let i = 0; i < count; i += 1) {
@@ -108,6 +108,8 @@ export async function libHop({ natsUrl, adminUrl, concurrency, count, deadlineMs
       if (inflight.size >= 256) await Promise.race(inflight);
     }
     await Promise.all(inflight);
+    // e.g. export the pre-load's own spans now: they are the load generator's, not the hop's
+    await beforeStart?.();
     const started = now();
     await start();
     await waitFor(() => received.length >= count, started + deadlineMs);
@@ -133,34 +135,30 @@ export async function relayLatency({ natsUrl, adminUrl, concurrency, rate, count
 
 /**
  * Tracing off vs on for the hop at saturation: off (no SDK: no-op tracer), on (NodeTracerProvider,
- * W3C propagation, BatchSpanProcessor → OTLP/proto to a local sink, as services/*\/instrumentation.ts
- * does), alternating off, on, off, on, off; ratio = median(on) ÷ median(off) (medians of 2 and 3 rounds). Alternating rounds
- * because one off/on/off triple moved by ±15 % with the machine's other load.
+ * W3C propagation, BatchSpanProcessor → OTLP/proto to a local collector stand-in in a process of its
+ * own, as services/*\/instrumentation.ts does), alternating off, on, … over `rounds` rounds (7 in
+ * full mode); ratio = median(on) ÷ median(off). Alternating rounds because one off/on/off triple moved by
+ * ±15 % with the machine's other load.
  */
-export async function tracingOnOff(opts) {
+export async function tracingOnOff({ rounds = 7, ...opts }) {
   const { trace, context, propagation } = await import('@opentelemetry/api');
   const { NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
   const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
-  let spansBytes = 0;
-  const sink = createServer((req, res) => {
-    req.on('data', (c) => {
-      spansBytes += c.length;
-    });
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
-      res.end();
-    });
+  // the collector is another process (bench/lib/otlp-sink.mjs), as in a deployment
+  const sink = fork(new URL('./otlp-sink.mjs', import.meta.url), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const { port } = await new Promise((resolve, reject) => {
+    sink.once('message', resolve);
+    sink.once('error', reject);
   });
-  await new Promise((r) => sink.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${sink.address().port}/v1/traces`;
+  const url = `http://127.0.0.1:${port}/v1/traces`;
   const traced = async () => {
     const provider = new NodeTracerProvider({
       spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 500, maxQueueSize: 8192, maxExportBatchSize: 512 })],
     });
     provider.register();
     try {
-      const r = await libHop(opts);
+      const r = await libHop({ ...opts, beforeStart: () => provider.forceFlush() });
       await provider.forceFlush();
       return r;
     } finally {
@@ -172,13 +170,18 @@ export async function tracingOnOff(opts) {
   };
   const off = [];
   const on = [];
+  let spansBytes = 0;
   try {
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < rounds; round++) {
       if (round % 2 === 0) off.push((await libHop(opts)).perSecond);
       else on.push((await traced()).perSecond);
     }
   } finally {
-    sink.close();
+    spansBytes = await new Promise((resolve) => {
+      sink.once('message', (m) => resolve(m.bytes));
+      sink.send('bytes');
+    });
+    sink.disconnect();
   }
   const median = (xs) => {
     const s = [...xs].sort((a, b) => a - b);
