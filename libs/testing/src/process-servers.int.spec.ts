@@ -26,9 +26,9 @@ function readInfoLine(port: number): Promise<string> {
 }
 
 /**
- * A free port below the kernel's ephemeral range (32768+): after kill -9 the port is free again, and a
- * concurrent test's freePort() (which asks the kernel for an ephemeral port) must not take it before
- * the restart binds it.
+ * A free port below the kernel's ephemeral range (32768+), above freePort()'s band (10000-19999): after
+ * kill -9 the port is free again, and neither a client socket nor a concurrent test's freePort() may
+ * take it before the restart binds it.
  */
 async function stablePort(): Promise<number> {
   for (let i = 0; i < 50; i += 1) {

@@ -41,8 +41,37 @@ export function isRoot() {
   return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
-/** A free TCP port on host, chosen by the kernel. Another process may still take it before we bind. */
-export function freePort(host = '127.0.0.1') {
+/**
+ * A free TCP port on host, for a server we start a little later. Chosen below the kernel's ephemeral
+ * range (net.ipv4.ip_local_port_range): the kernel gives ports from that range to outgoing connections
+ * (every NATS and PostgreSQL client socket), so a port picked there can be taken by a client socket
+ * before our server binds it (EADDRINUSE seen when benches and tests ran side by side). Below the range
+ * only another process picking the same random port can take it. Falls back to a kernel-chosen port.
+ */
+export async function freePort(host = '127.0.0.1') {
+  const [low] = ephemeralRange();
+  // 10000-19999: below any usual ephemeral range, apart from the 20000+ band that specs pick themselves
+  const top = Math.min(low, 20_000);
+  if (top > 12_000) {
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      const port = 10_000 + Math.floor(Math.random() * (top - 10_000));
+      if (await isPortFree(port, host)) return port;
+    }
+  }
+  return kernelPort(host);
+}
+
+function ephemeralRange() {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(low) && Number.isInteger(high)) return [low, high];
+  } catch {
+    // not Linux: the kernel's choice it is
+  }
+  return [0, 0];
+}
+
+function kernelPort(host) {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
