@@ -224,3 +224,11 @@ async function claimAll(manager: EntityManager, state: BatchState, batch: Pendin
   );
   for (const r of rows) state.claimed.set(inboxKey(r.consumer, r.message_id), true);
 }
+
+/**
+ * `batcher.run(item)` when the service has a batcher (ServiceCoreModule provides one; a service built by
+ * hand in a spec may not), else one transaction for this work alone.
+ */
+export function runBatched<T>(batcher: TransactionBatcher | undefined, dataSource: DataSource, item: BatchedWork<T>): Promise<T> {
+  return batcher ? batcher.run(item) : runInTransaction(dataSource, item.work);
+}

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 
 import {
@@ -17,6 +17,8 @@ import type { Logger } from '@lifeline/observability';
 import {
   addToOutbox,
   claimInbox,
+  TransactionBatcher,
+  runBatched,
   runInTransaction,
   type OutboxMessage,
 } from '@lifeline/outbox';
@@ -56,6 +58,8 @@ export class ChargeService {
     private readonly billing: BillingSystemClient,
     private readonly repository: ChargeRepository,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+    // group commit of the transaction after the external call (ServiceCoreModule provides it)
+    @Optional() private readonly batcher?: TransactionBatcher,
   ) {}
 
   async handleCreateCharge(
@@ -82,7 +86,7 @@ export class ChargeService {
       chargeId = called.chargeId;
     }
     const created = chargeId;
-    const outcome = await runInTransaction(this.dataSource, async (manager) => {
+    const outcome = await runBatched(this.batcher, this.dataSource, { inbox: { consumer: delivery.consumer, key: env.idempotencyKey }, work: async (manager) => {
       if (!(await claimInbox(manager, delivery.consumer, env.idempotencyKey)))
         return 'duplicate';
       if (known === undefined) {
@@ -99,7 +103,7 @@ export class ChargeService {
       const data: BillingChargeCreatedV1 = { ...replyRef(cmd), chargeId: created };
       await addToOutbox(manager, reply(env, { type: SUBJECTS.clinical.billingChargeCreated, data }));
       return 'created' as const;
-    });
+    } });
     this.logOutcome(env, outcome);
     return outcome;
   }

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 
 import {
@@ -18,6 +18,8 @@ import type { Logger } from '@lifeline/observability';
 import {
   addToOutbox,
   claimInbox,
+  TransactionBatcher,
+  runBatched,
   runInTransaction,
   type OutboxMessage,
 } from '@lifeline/outbox';
@@ -52,6 +54,8 @@ export class LabOrderService {
     private readonly lis: LisClient,
     private readonly repository: LabOrderRepository,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+    // group commit of the transaction after the external call (ServiceCoreModule provides it)
+    @Optional() private readonly batcher?: TransactionBatcher,
   ) {}
 
   /**
@@ -93,13 +97,16 @@ export class LabOrderService {
     } else {
       placement = placementOf(known);
     }
-    const outcome = await runInTransaction(this.dataSource, async (manager) => {
-      if (!(await claimInbox(manager, consumer, env.idempotencyKey)))
-        return 'duplicate';
-      if (known === undefined)
-        await this.recordPlacement(manager, { cmd, placement });
-      await addToOutbox(manager, placementReply(env, placement));
-      return placement.kind;
+    const outcome = await runBatched(this.batcher, this.dataSource, {
+      inbox: { consumer, key: env.idempotencyKey },
+      work: async (manager) => {
+        if (!(await claimInbox(manager, consumer, env.idempotencyKey)))
+          return 'duplicate';
+        if (known === undefined)
+          await this.recordPlacement(manager, { cmd, placement });
+        await addToOutbox(manager, placementReply(env, placement));
+        return placement.kind;
+      },
     });
     if (outcome !== 'duplicate' && failedCode !== undefined) {
       this.logger.warn(

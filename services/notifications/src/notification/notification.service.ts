@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 
 import {
@@ -15,6 +15,8 @@ import type { Logger } from '@lifeline/observability';
 import {
   addToOutbox,
   claimInbox,
+  TransactionBatcher,
+  runBatched,
   runInTransaction,
   type OutboxMessage,
 } from '@lifeline/outbox';
@@ -52,6 +54,8 @@ export class NotificationService {
     private readonly ehr: EhrClient,
     private readonly repository: NotificationRepository,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+    // group commit of the transaction after the external call (ServiceCoreModule provides it)
+    @Optional() private readonly batcher?: TransactionBatcher,
   ) {}
 
   /**
@@ -103,9 +107,9 @@ export class NotificationService {
       ehrMessageId: messageId,
       deliveredAt: new Date().toISOString(),
     };
-    const outcome = await runInTransaction(
-      this.dataSource,
-      async (manager): Promise<NotifyOutcome> => {
+    const outcome = await runBatched(this.batcher, this.dataSource, {
+      inbox: { consumer, key: env.idempotencyKey },
+      work: async (manager): Promise<NotifyOutcome> => {
         if (!(await claimInbox(manager, consumer, env.idempotencyKey)))
           return 'duplicate';
         if (!(await this.repository.insert(manager, delivery)))
@@ -113,7 +117,7 @@ export class NotificationService {
         await addToOutbox(manager, deliveredReply(env, delivery));
         return 'delivered';
       },
-    );
+    });
     if (outcome === 'delivered') {
       this.logger.info(
         {
