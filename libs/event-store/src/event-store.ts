@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 
 import { AppError } from '@lifeline/errors';
-import { BatchFallbackSignal, deferWrite, deferredRows, type DeferredWriter } from '@lifeline/outbox';
+import { BatchFallbackSignal, deferWrite, deferredRows, insertRows, type DeferredWriter } from '@lifeline/outbox';
 
 import { fold, type Decider, type DomainEvent } from './decider.js';
 
@@ -94,20 +94,11 @@ export class EventStore {
 
 type EventInsertRow = [streamId: string, version: number, type: string, data: string, metadata: string];
 
+const EVENT_COLUMNS = [['stream_id', ''], ['version', ''], ['type', ''], ['data', '::jsonb'], ['metadata', '::jsonb']] as const;
+
 const eventRowsWriter: DeferredWriter<EventInsertRow> = {
   name: 'events',
-  async flush(manager, rows) {
-    // 1,000 rows = 5,000 parameters, far below PostgreSQL's 65,535 per statement
-    for (let start = 0; start < rows.length; start += 1_000) {
-      const values: unknown[] = [];
-      const tuples = rows.slice(start, start + 1_000).map((row, i) => {
-        values.push(...row);
-        const b = i * 5;
-        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}::jsonb, $${b + 5}::jsonb)`;
-      });
-      await manager.query(`INSERT INTO events (stream_id, version, type, data, metadata) VALUES ${tuples.join(', ')}`, values);
-    }
-  },
+  flush: (manager, rows) => insertRows(manager, 'events', EVENT_COLUMNS, rows),
 };
 
 /**

@@ -1,6 +1,7 @@
 export { OutboxMessageEntity, InboxEntryEntity } from './outbox.entity.js';
 export { CreateOutboxInbox1764000000000 } from './outbox-inbox.migration.js';
 export { runInTransaction } from './transaction.util.js';
+export { insertRows } from './insert-rows.util.js';
 export { TransactionBatcher, BatchFallbackSignal, deferWrite, deferredRows, runBatched } from './transaction.batcher.js';
 export type { BatchedWork, DeferredWriter, TransactionBatcherOptions } from './transaction.batcher.js';
 export { addToOutbox, configureOutbox, OUTBOX_CHANNEL } from './outbox.writer.js';

@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { HEADERS, envelopeToHeaders, type Envelope } from '@lifeline/contracts';
 import { injectTraceContext } from '@lifeline/observability';
 
+import { insertRows } from './insert-rows.util.js';
 import { deferWrite, type DeferredWriter } from './transaction.batcher.js';
 
 export const OUTBOX_CHANNEL = 'lifeline_outbox';
@@ -46,18 +47,9 @@ export async function addToOutbox(manager: EntityManager, messages: OutboxMessag
 
 type OutboxRow = [id: string, aggregateId: string, subject: string, headers: ReturnType<typeof injectTraceContext>, payload: string, expectStream: string | null];
 
+const OUTBOX_COLUMNS = [['id', ''], ['aggregate_id', ''], ['subject', ''], ['headers', ''], ['payload', '::jsonb'], ['expect_stream', '']] as const;
+
 const outboxRowsWriter: DeferredWriter<OutboxRow> = {
   name: 'outbox',
-  async flush(manager, rows) {
-    // 1,000 rows = 6,000 parameters, far below PostgreSQL's 65,535 per statement
-    for (let start = 0; start < rows.length; start += 1_000) {
-      const values: unknown[] = [];
-      const tuples = rows.slice(start, start + 1_000).map((row, i) => {
-        values.push(...row);
-        const b = i * 6;
-        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}::jsonb, $${b + 6})`;
-      });
-      await manager.query(`INSERT INTO outbox (id, aggregate_id, subject, headers, payload, expect_stream) VALUES ${tuples.join(', ')}`, values);
-    }
-  },
+  flush: (manager, rows) => insertRows(manager, 'outbox', OUTBOX_COLUMNS, rows),
 };

@@ -17,9 +17,9 @@ import { runInTransaction } from './transaction.util.js';
  * flush, a stream read after this batch deferred an append to it), the whole batch rolls back; the
  * failing work then runs alone in its own transaction, between its batch-mates before and after it
  * (each group again as a batch), so one message's error is reported to that message's caller only and
- * the others are not held back. Works must therefore be re-runnable after
- * a rollback, which every transactional work already is (a failed commit is retried by redelivery):
- * only database effects inside, no HTTP calls, no process state they cannot repeat.
+ * the others are not held back. Works must therefore be re-runnable after a rollback, which every
+ * transactional work already is (a failed commit is retried by redelivery): only database effects
+ * inside, no HTTP calls, no process state they cannot repeat.
  */
 export interface BatchedWork<T> {
   /** The inbox key the work will claim with `claimInbox`: claimed for the whole batch in one statement. */
