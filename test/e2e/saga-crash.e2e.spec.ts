@@ -27,7 +27,8 @@ import { startMesh, type MeshHandle } from '../../tools/mesh/mesh-lib.mjs';
 const ROOT = new URL('../..', import.meta.url).pathname;
 const SERVICES = ['external-sim', 'lab', 'notifications', 'billing', 'saga-orchestrator'];
 const SAGAS = Number(process.env.CRASH_SAGAS ?? 300);
-const NEGATIVE_SAGAS = Number(process.env.CRASH_NEGATIVE_SAGAS ?? 150);
+// 300: with group commit the mesh drains 150 sagas in fewer kills than the control needs to land one
+const NEGATIVE_SAGAS = Number(process.env.CRASH_NEGATIVE_SAGAS ?? 300);
 const KILLS = Number(process.env.CRASH_KILLS ?? 10);
 // The negative control needs a kill to land inside a handler's publish→commit window: more, closer kills.
 const NEGATIVE_KILLS = Number(process.env.CRASH_NEGATIVE_KILLS ?? 20);
