@@ -85,9 +85,10 @@ export interface JetStreamServerOptions {
    * with parking per policy. `holdMs`: redelivery delay of a message held behind its patient's
    * retrying head; `parkHoldMs`: behind a parked (dead-lettered) head. Neither consumes attempts.
    * `persistRetryHeads` (default true; false only for the negative control): keep retrying heads in
-   * KV so the hold survives a restart (RetryHeadStore).
+   * KV so the hold survives a restart (RetryHeadStore). `handOverOnStop` (default true; false only for
+   * the negative control): a graceful stop records every message it still expects back (handOverExpected).
    */
-  ordering?: { enabled?: boolean; holdMs?: number; parkHoldMs?: number; persistRetryHeads?: boolean };
+  ordering?: { enabled?: boolean; holdMs?: number; parkHoldMs?: number; persistRetryHeads?: boolean; handOverOnStop?: boolean };
 }
 
 interface ConsumerLoop {
@@ -735,6 +736,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     for (const c of [...this.catchers]) c.end();
     await Promise.race([Promise.allSettled([...this.inFlight]), deadline]);
     clearTimeout(timer);
+    await this.handOverExpected();
     // handlers done: a standby replica may take over now instead of after the TTL
     await Promise.allSettled(this.loops.map((l) => l.lease?.release()));
     this.leases?.close();
@@ -742,6 +744,42 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.retryHeads?.close();
     // ack() is fire-and-forget: flush so the server has every settlement before we report closed
     if (!this.options.nc.isClosed()) await this.options.nc.flush().catch(() => undefined);
+  }
+
+  /**
+   * Graceful stop: every message this process still expects back (held behind its patient, away for a
+   * retry, handed back) is recorded for the next process before the lease goes. A delivery that reached
+   * this process too late to be handed back returns only after ack wait; without this record the next
+   * process would run that patient's later messages first. Bounded by the drain timeout.
+   */
+  private async handOverExpected(): Promise<void> {
+    const store = this.retryHeads;
+    if (!store || !this.orderingEnabled() || this.options.ordering?.handOverOnStop === false || this.options.nc.isClosed()) return;
+    const writes: Array<() => Promise<void>> = [];
+    for (const loop of this.loops) {
+      const durable = this.options.naming.durable(loop.spec.durable);
+      // any of them may have been delivered here up to now and be lost with this process: back by ack
+      // wait after that (plus a pull's lifetime for a delivery still on its way), if not sooner
+      const lostUntil = Date.now() + loop.spec.ackWaitMs + this.pullExpiresMs();
+      for (const [patientKey, expected] of loop.gate.expected(lostUntil)) {
+        const heads = expected.map((h) => ({ seq: h.seq, until: Math.max(h.until, lostUntil) }));
+        writes.push(() => store.note(durable, patientKey, heads));
+      }
+    }
+    let failed = 0;
+    const deadline = Date.now() + (this.options.drainTimeoutMs ?? 10_000);
+    // a few writes in flight: a stop during an outage may have thousands of patients waiting
+    const worker = async (): Promise<void> => {
+      for (let w = writes.shift(); w && Date.now() < deadline; w = writes.shift()) {
+        await w().catch(() => {
+          failed += 1;
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    if (failed > 0 || writes.length > 0) {
+      this.options.logger.warn({ failed, skipped: writes.length }, 'not every expected message was handed over; those patients rely on ack wait alone');
+    }
   }
 
   /** For health: whether every consumer loop is pulling. */

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { Controller, Module } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 import type { INestMicroservice } from '@nestjs/common';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 
 import { createNaming, newEnvelope, type ConsumerSpec, type Envelope, type Naming } from '@lifeline/contracts';
@@ -24,7 +24,8 @@ const SPEC: ConsumerSpec = {
   stream: 'CLINICAL',
   filterSubject: 'clinical.restarttest.>',
   maxAttempts: 5,
-  ackWaitMs: 30_000,
+  // short: the hand-over case waits for a message to come back after ack wait
+  ackWaitMs: 8_000,
   concurrency: 4,
 };
 const TYPE = 'clinical.restarttest.event.v1';
@@ -89,7 +90,7 @@ describe('per-patient ordering across a restart (real nats-server)', () => {
   });
 
   /** One "process": its own connection, server and Nest app, as a restarted pod would have. */
-  async function startProcess(persistRetryHeads: boolean): Promise<{ app: INestMicroservice; conn: NatsConnection }> {
+  async function startProcess(persistRetryHeads: boolean, handOverOnStop = true): Promise<{ app: INestMicroservice; conn: NatsConnection }> {
     const started = await startConsumerProcess(RestartModule, {
       naming,
       service: 'orders',
@@ -98,7 +99,7 @@ describe('per-patient ordering across a restart (real nats-server)', () => {
       consumers: [SPEC],
       drainTimeoutMs: 10_000,
       pullExpiresMs: PULL_EXPIRES_MS,
-      ordering: { enabled: true, holdMs: HOLD_MS, parkHoldMs: 200, persistRetryHeads },
+      ordering: { enabled: true, holdMs: HOLD_MS, parkHoldMs: 200, persistRetryHeads, handOverOnStop },
       retryPolicies: {
         consumers: { [SPEC.durable]: { classes: { transient: { maxAttempts: 5, baseDelayMs: RETRY_DELAY_MS, maxDelayMs: RETRY_DELAY_MS, jitter: 'none' } } } },
       },
@@ -112,11 +113,16 @@ describe('per-patient ordering across a restart (real nats-server)', () => {
     await new JetStreamPublisher(nc, naming).publishEnvelope(env, { expectStream: 'CLINICAL' });
   }
 
-  /** Runs the scenario: A's head fails, the process restarts while it waits, everything completes. */
-  async function restartWhileHeadRetries(persistRetryHeads: boolean): Promise<{ a: number[]; b: number[] }> {
+  /**
+   * Runs the scenario: A's head fails, the process restarts while it waits, everything completes.
+   * `lose`: before the stop, one of A's held events (3) is taken by another client and left unsettled,
+   * as a delivery that reached the stopping process too late to be handed back: it returns only after
+   * ack wait, after the head was applied in the next process.
+   */
+  async function restartWhileHeadRetries(persistRetryHeads: boolean, options: { lose?: boolean; handOverOnStop?: boolean } = {}): Promise<{ a: number[]; b: number[] }> {
     naming = createNaming(uniquePrefix('restart'));
     await provisionTopology({ nc, naming, consumers: [SPEC] });
-    const first = await startProcess(persistRetryHeads);
+    const first = await startProcess(persistRetryHeads, options.handOverOnStop);
     for (let i = 0; i < EVENTS; i += 1) {
       await publish('pk-a', i);
       await publish('pk-b', i);
@@ -130,13 +136,51 @@ describe('per-patient ordering across a restart (real nats-server)', () => {
       },
       { timeoutMs: 10_000, message: 'head failed once, the other patient done' },
     );
+    if (options.lose) await takeHeldEvent('pk-a', 3);
     // the restart: the old process goes away (its connection too), a new one takes the consumer
     await first.app.close();
     await first.conn.close();
-    const second = await startProcess(persistRetryHeads);
+    const second = await startProcess(persistRetryHeads, options.handOverOnStop);
     app = second.app;
-    await expectEventually(() => expect(applied.get('pk-a')).toHaveLength(EVENTS), { timeoutMs: RETRY_DELAY_MS + 15_000, message: "all of A's events applied" });
+    await expectEventually(() => expect(applied.get('pk-a')).toHaveLength(EVENTS), { timeoutMs: RETRY_DELAY_MS + SPEC.ackWaitMs + 15_000, message: "all of A's events applied" });
     return { a: applied.get('pk-a') ?? [], b: applied.get('pk-b') ?? [] };
+  }
+
+  /**
+   * Another client pulls from the durable until it holds `patient`'s event `i` after the consumer
+   * process had held it at least once (delivered ≥ 2 times), and leaves it unsettled; everything else it
+   * gets goes straight back (nak without delay). Raw pull requests on an inbox it keeps until the end of
+   * the test: a client-side fetch that ends at its expiry can drop a delivery that races the expiry,
+   * which would leave another message away for ack wait and blur the negative control.
+   */
+  async function takeHeldEvent(patient: string, i: number): Promise<void> {
+    const thief = await connect({ servers: testNatsUrl() });
+    conns.push(thief);
+    const inbox = createInbox();
+    let taken = false;
+    thief.subscribe(inbox, {
+      callback: (err, m) => {
+        // status replies (no messages, request expired) carry no ack subject
+        if (err || !m.reply?.startsWith('$JS.ACK.')) return;
+        const t = m.reply.split('.');
+        const delivered = Number(t.length === 9 ? t[4] : t[6]);
+        const data = JSON.parse(new TextDecoder().decode(m.data)) as Payload_;
+        if (!taken && data.patient === patient && data.i === i && delivered >= 2) taken = true;
+        else m.respond(new TextEncoder().encode('-NAK'));
+      },
+    });
+    const next = `$JS.API.CONSUMER.MSG.NEXT.${naming.stream(SPEC.stream)}.${naming.durable(SPEC.durable)}`;
+    await expectEventually(
+      async () => {
+        if (!taken) {
+          // waits at the server beside the consumer's own pull requests (1 s, in nanoseconds)
+          thief.publish(next, JSON.stringify({ batch: 10, expires: 1_000_000_000 }), { reply: inbox });
+          await thief.flush();
+        }
+        expect(taken).toBe(true);
+      },
+      { timeoutMs: 10_000, message: `event ${i} of ${patient} taken after the consumer held it` },
+    );
   }
 
   it("applies a patient's events in order when the process restarts while the patient's head waits for its retry", async () => {
@@ -158,4 +202,18 @@ describe('per-patient ordering across a restart (real nats-server)', () => {
     expect(a).not.toEqual([0, 1, 2, 3, 4]);
     expect(a[a.length - 1]).toBe(0);
   }, 40_000);
+
+  it('keeps the order when a held event reached the stopping process too late to be handed back (it returns after ack wait)', async () => {
+    const { a, b } = await restartWhileHeadRetries(true, { lose: true });
+
+    expect(a).toEqual([0, 1, 2, 3, 4]);
+    expect(b).toEqual([0, 1, 2, 3, 4]);
+  }, 60_000);
+
+  it('negative control: without the hand-over at the stop the next process runs event 4 before the lost event 3', async () => {
+    const { a } = await restartWhileHeadRetries(true, { lose: true, handOverOnStop: false });
+
+    expect([...a].sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(a.indexOf(4)).toBeLessThan(a.indexOf(3));
+  }, 60_000);
 });

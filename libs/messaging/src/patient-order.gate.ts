@@ -70,6 +70,25 @@ export class PatientOrderGate {
     prev?.resolve?.();
   }
 
+  /**
+   * Every message still expected back, per key: away ones until they expire, running ones (a stop
+   * that outlived its drain timeout) until `runningUntil`. A graceful stop hands these to the next
+   * process (retry-head.store.ts).
+   */
+  expected(runningUntil: number): Map<string, Array<{ seq: number; until: number }>> {
+    const t = this.now();
+    const out = new Map<string, Array<{ seq: number; until: number }>>();
+    for (const [key, entries] of this.keys) {
+      const list: Array<{ seq: number; until: number }> = [];
+      for (const [seq, e] of entries) {
+        if (e.state === 'running') list.push({ seq, until: runningUntil });
+        else if (e.expiresAt > t) list.push({ seq, until: e.expiresAt });
+      }
+      if (list.length > 0) out.set(key, list);
+    }
+    return out;
+  }
+
   /** Messages known to be pending per key (for metrics and tests). */
   pendingCount(): number {
     let n = 0;

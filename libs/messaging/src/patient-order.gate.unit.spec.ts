@@ -35,4 +35,24 @@ describe('PatientOrderGate', () => {
     now = 501;
     expect(gate.admit('p1', 2, 100)).toEqual({ kind: 'run' });
   });
+
+  it('lists the messages still expected back for the hand-over at a stop (away until expiry, running until the given time)', () => {
+    let now = 0;
+    const gate = new PatientOrderGate(() => now);
+    gate.admit('p1', 1, 100);
+    gate.settle('p1', 1, 'away', 1_000);
+    expect(gate.admit('p1', 2, 100)).toEqual({ kind: 'hold' });
+    gate.admit('p2', 7, 100);
+    gate.admit('p3', 9, 100);
+    gate.settle('p3', 9, 'done');
+    now = 50;
+    expect(gate.expected(5_000)).toEqual(
+      new Map([
+        ['p1', [{ seq: 1, until: 1_000 }, { seq: 2, until: 100 }]],
+        ['p2', [{ seq: 7, until: 5_000 }]],
+      ]),
+    );
+    now = 200;
+    expect(gate.expected(5_000).get('p1')).toEqual([{ seq: 1, until: 1_000 }]);
+  });
 });
