@@ -770,8 +770,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const deadline = Date.now() + (this.options.drainTimeoutMs ?? 10_000);
     // a few writes in flight: a stop during an outage may have thousands of patients waiting
     const worker = async (): Promise<void> => {
-      for (let w = writes.shift(); w && Date.now() < deadline; w = writes.shift()) {
-        await w().catch(() => {
+      while (Date.now() < deadline) {
+        const write = writes.shift();
+        if (!write) return;
+        await write().catch(() => {
           failed += 1;
         });
       }
