@@ -182,6 +182,9 @@ export async function rawHop(nc, stream, dbUrl, { concurrency, count, deadlineMs
   const js = jetstream(nc, { timeout: 10_000 });
   const pool = new pg.Pool({ connectionString: dbUrl, max: concurrency + 1, application_name: 'bench-raw-hop' });
   const relayPool = new pg.Pool({ connectionString: dbUrl, max: 2, application_name: 'bench-raw-relay' });
+  // an idle client whose backend goes away (the database dropped by a stage's teardown) emits 'error' on
+  // its pool; without a listener that is an uncaught exception (seen once in the smoke spec)
+  for (const p of [pool, relayPool]) p.on('error', () => undefined);
   const queue = [];
   let wake;
   let published = 0;

@@ -38,7 +38,7 @@ export const SIZES = {
     pg: { count: 10_000, deadlineMs: 10_000, pgbenchSeconds: 8 },
     hop: { count: 8_000, deadlineMs: 30_000 },
     relay: { rate: 200, count: 2_000, deadlineMs: 12_000 },
-    tracing: { concurrency: 16, count: 10_000, deadlineMs: 30_000, rounds: 7 },
+    tracing: { concurrency: 16, count: 10_000, deadlineMs: 30_000, rounds: 9 },
     mllp: { connections: [1, 16, 64], count: 6_000, deadlineMs: 15_000 },
     flow: { openSeconds: 30, workers: 32, closedCount: 600, deadlineMs: 60_000, drainMs: 60_000 },
     stat: { samples: 10, backlog: 500, deadlineMs: 60_000 },
@@ -160,10 +160,14 @@ export async function runBench(opts = {}) {
   D.relay = await relayLatency({ natsUrl, adminUrl, concurrency: 16, rate: S.relay.rate, count: S.relay.count, deadlineMs: S.relay.deadlineMs, payload });
   F.relay_added_latency_p50_ms = D.relay.latencyMs.p50;
   F.relay_added_latency_p99_ms = D.relay.latencyMs.p99;
-  log('tracing off / on / off (hop c=16)');
+  log('tracing off / on / on with a send span per relayed message, alternating (hop c=16)');
   D.tracing = await tracingOnOff({ natsUrl, adminUrl, concurrency: S.tracing.concurrency, count: S.tracing.count, deadlineMs: S.tracing.deadlineMs, payload, rounds: S.tracing.rounds });
   F.hop_c16_tracing_on_msgs_per_s = D.tracing.onMedian;
   F.hop_c16_tracing_off_msgs_per_s = D.tracing.offMedian;
+  if (D.tracing.messageMedian !== null) {
+    F.hop_c16_tracing_on_message_spans_msgs_per_s = D.tracing.messageMedian;
+    F.tracing_on_message_spans_vs_off = round(D.tracing.messageRatio, 3);
+  }
 
   // ---- Lifeline: the real mesh ---------------------------------------------------------------
   if (withMesh) {

@@ -24,7 +24,7 @@ const decider = {
  * Sets up a private topology + database, runs `drive(ctx)` with the hop running, tears everything down.
  * `ctx.publishInput(i)` publishes one input envelope; `ctx.outputs` resolves per output message.
  */
-async function withLibHop({ natsUrl, adminUrl, concurrency, batch = true, inFlight = 32 }, drive) {
+async function withLibHop({ natsUrl, adminUrl, concurrency, batch = true, inFlight = 32, relaySpans }, drive) {
   const prefix = benchPrefix('hop');
   const naming = createNaming(prefix);
   // the services' connection options (libs/messaging messaging.module.ts)
@@ -38,7 +38,7 @@ async function withLibHop({ natsUrl, adminUrl, concurrency, batch = true, inFlig
   const ds = createServiceDataSource({ service: 'bench-hop', url: db.url, migrations: [CreateEventStore1764000000001], poolSize: concurrency + 1 }); // + 1: migrateUnderLock holds one for its advisory lock
   const logger = createLogger({ service: 'bench', level: 'silent' });
   const publisher = new JetStreamPublisher(nc, naming);
-  const relay = new OutboxRelay({ databaseUrl: db.url, publisher, logger });
+  const relay = new OutboxRelay({ databaseUrl: db.url, publisher, logger, spans: relaySpans });
   const server = new JetStreamServer({ nc, naming, service: 'orders', serviceVersion: 'bench', logger, consumers: [spec] });
   const store = new EventStore();
   // group commit as the services run it (batch: false = one transaction per message, runInTransaction)
@@ -99,8 +99,8 @@ async function waitFor(pred, deadline) {
 }
 
 /** Saturation: `count` inputs pre-loaded, then the hop is started; throughput until the last output. */
-export async function libHop({ natsUrl, adminUrl, concurrency, count, deadlineMs, payload, batch = true, beforeStart }) {
-  return withLibHop({ natsUrl, adminUrl, concurrency, batch }, async ({ publishInput, start, received }) => {
+export async function libHop({ natsUrl, adminUrl, concurrency, count, deadlineMs, payload, batch = true, relaySpans, beforeStart }) {
+  return withLibHop({ natsUrl, adminUrl, concurrency, batch, relaySpans }, async ({ publishInput, start, received }) => {
     const inflight = new Set();
     for (let i = 0; i < count; i += 1) {
       const p = publishInput(i, payload).finally(() => inflight.delete(p));
@@ -136,11 +136,13 @@ export async function relayLatency({ natsUrl, adminUrl, concurrency, rate, count
 /**
  * Tracing off vs on for the hop at saturation: off (no SDK: no-op tracer), on (NodeTracerProvider,
  * W3C propagation, BatchSpanProcessor → OTLP/proto to a local collector stand-in in a process of its
- * own, as services/*\/instrumentation.ts does), alternating off, on, … over `rounds` rounds (7 in
- * full mode); ratio = median(on) ÷ median(off). Alternating rounds because one off/on/off triple moved by
- * ±15 % with the machine's other load.
+ * own, as services/*\/instrumentation.ts does) with the relay's default spans (one linked `send outbox`
+ * span per relay batch), and `message` (the same with a `send` span per relayed message,
+ * OUTBOX_RELAY_SPANS=message), cycling off, on, message, … over `rounds` rounds (9 in full mode);
+ * ratio = median(on) ÷ median(off). Alternating rounds because one off/on/off triple moved by ±15 %
+ * with the machine's other load.
  */
-export async function tracingOnOff({ rounds = 7, ...opts }) {
+export async function tracingOnOff({ rounds = 9, ...opts }) {
   const { trace, context, propagation } = await import('@opentelemetry/api');
   const { NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
   const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
@@ -152,13 +154,13 @@ export async function tracingOnOff({ rounds = 7, ...opts }) {
     sink.once('error', reject);
   });
   const url = `http://127.0.0.1:${port}/v1/traces`;
-  const traced = async () => {
+  const traced = async (relaySpans) => {
     const provider = new NodeTracerProvider({
       spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 500, maxQueueSize: 8192, maxExportBatchSize: 512 })],
     });
     provider.register();
     try {
-      const r = await libHop({ ...opts, beforeStart: () => provider.forceFlush() });
+      const r = await libHop({ ...opts, relaySpans, beforeStart: () => provider.forceFlush() });
       await provider.forceFlush();
       return r;
     } finally {
@@ -170,11 +172,13 @@ export async function tracingOnOff({ rounds = 7, ...opts }) {
   };
   const off = [];
   const on = [];
+  const message = [];
   let spansBytes = 0;
   try {
     for (let round = 0; round < rounds; round++) {
-      if (round % 2 === 0) off.push((await libHop(opts)).perSecond);
-      else on.push((await traced()).perSecond);
+      if (round % 3 === 0) off.push((await libHop(opts)).perSecond);
+      else if (round % 3 === 1) on.push((await traced('batch')).perSecond);
+      else message.push((await traced('message')).perSecond);
     }
   } finally {
     spansBytes = await new Promise((resolve) => {
@@ -188,5 +192,15 @@ export async function tracingOnOff({ rounds = 7, ...opts }) {
     const mid = Math.floor(s.length / 2);
     return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
   };
-  return { off, on, offMedian: median(off), onMedian: median(on), ratio: median(on) / median(off), exportedBytes: spansBytes };
+  return {
+    off,
+    on,
+    message,
+    offMedian: median(off),
+    onMedian: median(on),
+    messageMedian: message.length > 0 ? median(message) : null,
+    ratio: median(on) / median(off),
+    messageRatio: message.length > 0 ? median(message) / median(off) : null,
+    exportedBytes: spansBytes,
+  };
 }

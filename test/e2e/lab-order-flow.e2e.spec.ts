@@ -176,6 +176,20 @@ describe('lab-order flow, end to end', () => {
       { timeoutMs: 20_000 },
     );
     expect(oruTrace.length).toBeGreaterThan(10);
+    // every message that crossed an outbox was published by a relay batch whose `send outbox` span (a
+    // root of its own) links to the message's creation context in this trace (OUTBOX_RELAY_SPANS=batch)
+    await expectEventually(
+      () => {
+        const spans = collector.spans();
+        const trace = traceOfControlId(spans, `${prefix}-oru-1`);
+        const inTrace = new Set(trace.map((s) => s.spanId));
+        const linkedHere = spans.filter((s) => s.name === 'send outbox' && s.links.some((l) => inTrace.has(l.spanId)));
+        for (const s of linkedHere) expect(s.parentSpanId).toBeUndefined();
+        const relaying = new Set(linkedHere.map((s) => s.serviceName));
+        for (const s of ['normalizer', 'lab', 'saga-orchestrator', 'notifications']) expect(relaying).toContain(s);
+      },
+      { timeoutMs: 20_000 },
+    );
     // the ORM's own trace reaches the LIS acceptance and back
     await expectEventually(
       () => {
@@ -240,7 +254,7 @@ function assertParentChain(trace: CollectedSpan[]): void {
   expect(roots.map((s) => `${s.serviceName}:${s.name}`)).toEqual(['ingest-gateway:receive mllp']);
   const orphans = trace.filter((s) => s.parentSpanId && !ids.has(s.parentSpanId));
   expect(orphans.map((s) => `${s.serviceName}:${s.name}`)).toEqual([]);
-  // every consumer span hangs below a producer span (the chain crosses processes through NATS headers)
+  // every consumer span hangs below the gateway's span (the chain crosses processes through NATS headers)
   const byId = new Map(trace.map((s) => [s.spanId, s]));
   for (const s of trace.filter((x) => x.name.startsWith('process '))) {
     let cur: CollectedSpan | undefined = s;

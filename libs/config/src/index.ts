@@ -7,3 +7,4 @@ export { downstreamGuardEnv, mapDownstreamGuard } from './downstream.js';
 export type { DownstreamGuardSettings } from './downstream.js';
 export { consumerLeasesEnv } from './consumer-leases.env.js';
 export { groupCommitEnv } from './group-commit.env.js';
+export { outboxRelayEnv } from './outbox-relay.env.js';

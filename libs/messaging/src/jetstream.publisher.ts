@@ -19,6 +19,11 @@ export interface RawPublish {
   parent?: Context;
   /** Stable subject template for span names (defaults to the subject). */
   template?: string;
+  /**
+   * `false`: no `send` span of its own; the message carries the trace context already in `headers`
+   * (its creation context). The outbox relay's batch mode: one span per batch links the messages.
+   */
+  span?: boolean;
 }
 
 /**
@@ -42,7 +47,11 @@ export class JetStreamPublisher {
    */
   async publishRaw(msg: RawPublish): Promise<PubAck> {
     const laned = laneSubject(msg.subject, msg.headers[HEADERS.priority]);
-    const subject = this.naming.subject(laned);
+    if (msg.span === false) {
+      const ack = await this.send(laned, msg, msg.headers);
+      METRICS.published.labels(ack.stream, String(ack.duplicate)).inc();
+      return ack;
+    }
     const parent = msg.parent ?? extractTraceContext(msg.headers);
     return inSpan(
       {
@@ -61,19 +70,23 @@ export class JetStreamPublisher {
         delete headers.traceparent;
         delete headers.tracestate;
         injectTraceContext(headers);
-        const ack = await this.js.publish(subject, msg.body, {
-          msgID: msg.msgId,
-          headers: toNatsHeaders(headers),
-          // a stat-lane subject is stored in its stream's stat twin (contracts topology)
-          expect: msg.expectStream ? { streamName: this.naming.stream(isStatLane(laned) ? laneStream(msg.expectStream, 'stat') : msg.expectStream) } : undefined,
-          timeout: this.timeoutMs,
-        });
+        const ack = await this.send(laned, msg, headers);
         span.setAttribute(ATTR.natsSequence, ack.seq);
         span.setAttribute(ATTR.duplicate, ack.duplicate);
         METRICS.published.labels(ack.stream, String(ack.duplicate)).inc();
         return ack;
       },
     );
+  }
+
+  private send(laned: string, msg: RawPublish, headers: Record<string, string>): Promise<PubAck> {
+    return this.js.publish(this.naming.subject(laned), msg.body, {
+      msgID: msg.msgId,
+      headers: toNatsHeaders(headers),
+      // a stat-lane subject is stored in its stream's stat twin (contracts topology)
+      expect: msg.expectStream ? { streamName: this.naming.stream(isStatLane(laned) ? laneStream(msg.expectStream, 'stat') : msg.expectStream) } : undefined,
+      timeout: this.timeoutMs,
+    });
   }
 
   /** Publishes an envelope on its type's subject with Nats-Msg-Id = envelope id. */

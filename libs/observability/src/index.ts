@@ -1,7 +1,7 @@
 export { ATTR, MESSAGING_SYSTEM } from './attributes.js';
-export { injectTraceContext, extractTraceContext, currentTraceId } from './trace-context.js';
+export { injectTraceContext, extractTraceContext, currentTraceId, traceLinkFrom } from './trace-context.js';
 export type { HeaderSource } from './trace-context.js';
-export { tracer, inSpan, bindActiveContext, SpanKind, SpanStatusCode } from './tracing.js';
+export { tracer, inSpan, bindActiveContext, ROOT_CONTEXT, SpanKind, SpanStatusCode } from './tracing.js';
 export type { Span, Context, Link, Attributes } from './tracing.js';
 export { startTelemetry, stopTelemetry } from './telemetry.js';
 export type { TelemetryOptions } from './telemetry.js';

@@ -3,6 +3,7 @@ import {
   propagation,
   trace,
   type Context,
+  type Link,
   type TextMapGetter,
   type TextMapSetter,
 } from '@opentelemetry/api';
@@ -48,6 +49,15 @@ export function extractTraceContext(source: HeaderSource | Carrier): Context {
     ? source
     : { get: (k) => source[k], keys: () => Object.keys(source) };
   return propagation.extract(context.active(), src, getter);
+}
+
+/**
+ * A link to the span context a header source carries (a message's creation context), or undefined
+ * when it carries none: what a batch span points at for each message it handled.
+ */
+export function traceLinkFrom(source: HeaderSource | Carrier): Link | undefined {
+  const spanContext = trace.getSpanContext(extractTraceContext(source));
+  return spanContext && trace.isSpanContextValid(spanContext) ? { context: spanContext } : undefined;
 }
 
 function isHeaderSource(s: HeaderSource | Carrier): s is HeaderSource {

@@ -1,4 +1,5 @@
 import {
+  ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   context,
@@ -51,5 +52,5 @@ export function bindActiveContext<A extends unknown[], R>(fn: (...args: A) => R)
   return context.bind(context.active(), fn);
 }
 
-export { SpanKind, SpanStatusCode };
+export { ROOT_CONTEXT, SpanKind, SpanStatusCode };
 export type { Span, Context, Link, Attributes };

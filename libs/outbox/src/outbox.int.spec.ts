@@ -8,7 +8,7 @@ import type { DataSource } from 'typeorm';
 
 import { createNaming, newEnvelope, type ConsumerSpec, type Envelope, type Naming } from '@lifeline/contracts';
 import { ConsumeEvent, JetStreamContext, JetStreamPublisher, JetStreamServer, PassThroughRpcExceptionFilter, deleteTopology, provisionTopology, type RawPublish } from '@lifeline/messaging';
-import { createLogger, inSpan, currentTraceId } from '@lifeline/observability';
+import { createLogger, inSpan } from '@lifeline/observability';
 import { createTestDatabase, expectEventually, installTestTracing, testNatsUrl, uniquePrefix } from '@lifeline/testing';
 
 import { addToOutbox, configureOutbox } from './outbox.writer.js';
@@ -285,23 +285,51 @@ describe('outbox, relay and inbox (real PostgreSQL + nats-server)', () => {
     for (const [aggregate, ns] of order) if (aggregate !== 'deep') expect(ns).toEqual(range(19));
   }, 150_000);
 
-  it("continues the writing transaction's trace in the published message", async () => {
+  // Control for the two below: the same write and relay with each mode; the assertions tell them apart.
+  async function relayOneTraced(spans: 'batch' | 'message'): Promise<{ writer: { traceId: string; spanId: string }; traceparent: string }> {
     await ds.query('TRUNCATE outbox');
-    const naming = createNaming(uniquePrefix('trace'));
+    const naming = createNaming(uniquePrefix(`trace-${spans}`));
     await provisionTopology({ nc, naming, consumers: [] });
-    let traceId: string | undefined;
-    await inSpan({ name: 'test write' }, async () => {
-      traceId = currentTraceId();
+    let writer = { traceId: '', spanId: '' };
+    await inSpan({ name: 'test write' }, async (span) => {
+      writer = { traceId: span.spanContext().traceId, spanId: span.spanContext().spanId };
       await runInTransaction(ds, (m) => addToOutbox(m, { envelope: envelopeFor('t', 1), aggregateId: 't' }));
     });
-    const relay = new OutboxRelay({ databaseUrl: dbUrl, publisher: new JetStreamPublisher(nc, naming), logger });
+    const relay = new OutboxRelay({ databaseUrl: dbUrl, publisher: new JetStreamPublisher(nc, naming), logger, spans });
     expect(await relay.relayOnce()).toBe(1);
     await relay.stop();
     const [msg] = await readAll(nc, naming);
     await deleteTopology({ nc, naming });
-    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
-    // same trace, new parent: the relay's send span is a child of the writer's context
-    expect(msg?.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    expect(writer.traceId).toMatch(/^[0-9a-f]{32}$/);
+    return { writer, traceparent: msg?.traceparent ?? '' };
+  }
+
+  it("carries the writing transaction's trace context in the published message, one linked send span per batch (spans: 'batch')", async () => {
+    const exporter = installTestTracing();
+    exporter.reset();
+    const { writer, traceparent } = await relayOneTraced('batch');
+    // the next consumer's span will be a child of the writer's span itself
+    expect(traceparent).toBe(`00-${writer.traceId}-${writer.spanId}-01`);
+    const sends = exporter.getFinishedSpans().filter((s) => s.name.startsWith('send'));
+    expect(sends.map((s) => s.name)).toEqual(['send outbox']);
+    const [batch] = sends;
+    expect(batch?.parentSpanContext).toBeUndefined(); // a root of its own
+    expect(batch?.spanContext().traceId).not.toBe(writer.traceId);
+    expect(batch?.links.map((l) => l.context.spanId)).toEqual([writer.spanId]);
+    expect(batch?.attributes['messaging.batch.message_count']).toBe(1);
+  });
+
+  it("continues the writing transaction's trace through a send span per message (spans: 'message')", async () => {
+    const exporter = installTestTracing();
+    exporter.reset();
+    const { writer, traceparent } = await relayOneTraced('message');
+    // same trace, new parent: the relay's send span, a child of the writer's context
+    const sends = exporter.getFinishedSpans().filter((s) => s.name.startsWith('send'));
+    expect(sends).toHaveLength(1);
+    const [send] = sends;
+    expect(send?.spanContext().traceId).toBe(writer.traceId);
+    expect(send?.parentSpanContext?.spanId).toBe(writer.spanId);
+    expect(traceparent).toBe(`00-${writer.traceId}-${send?.spanContext().spanId}-01`);
   });
 
   it('wakes a relay in another process through LISTEN/NOTIFY when notify is on (poll fallback 60 s)', async () => {

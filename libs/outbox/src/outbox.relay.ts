@@ -3,7 +3,19 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 
 import { Semaphore, type JetStreamPublisher } from '@lifeline/messaging';
-import { METRICS, extractTraceContext, type Logger } from '@lifeline/observability';
+import {
+  ATTR,
+  METRICS,
+  MESSAGING_SYSTEM,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  extractTraceContext,
+  inSpan,
+  traceLinkFrom,
+  type Link,
+  type Logger,
+} from '@lifeline/observability';
 
 import { OUTBOX_CHANNEL } from './outbox.writer.js';
 import { outboxSignal } from './outbox-signal.util.js';
@@ -31,11 +43,23 @@ export interface OutboxRelayOptions {
   retainSentMs?: number;
   owner?: string;
   /**
+   * How the relay shows up in traces. `'batch'` (default): one `send outbox` PRODUCER span per relay
+   * batch, a root with links to the published messages' creation contexts (up to 128, the SDK's link
+   * limit), and each message keeps the trace context its writing transaction stored, so the next
+   * consumer's span is a child of the writer's span: the OTel messaging conventions' batch-send shape.
+   * `'message'`: a `send` span per message, child of the writer's context (what the relay did before;
+   * per message it costs a span to build and export: bench/README.md, tracing).
+   */
+  spans?: 'batch' | 'message';
+  /**
    * Negative-control tests only: claims without the row lock (`'no-row-lock'`) so that the
    * concurrency tests can show they detect the duplicates and reorders the lock prevents.
    */
   unsafeClaim?: 'no-row-lock';
 }
+
+/** The SDK's default span link limit: links past it would be built only to be dropped. */
+const MAX_LINKS = 128;
 
 interface ClaimedRow {
   id: string;
@@ -133,6 +157,7 @@ export class OutboxRelay {
       retryDelayMs: options.retryDelayMs ?? 2_000,
       retainSentMs: options.retainSentMs ?? 7 * 24 * 3_600_000,
       owner: options.owner ?? `relay-${randomUUID().slice(0, 8)}`,
+      spans: options.spans ?? 'batch',
     };
     if (!Number.isFinite(this.opts.retryDelayMs) || this.opts.retryDelayMs < 0) throw new Error('outbox relay: retryDelayMs must be a non-negative number');
     this.claim = claimSql({ limit: this.opts.batchAggregates, perAggregate: this.opts.rowsPerAggregate, lock: options.unsafeClaim !== 'no-row-lock' });
@@ -218,7 +243,7 @@ export class OutboxRelay {
       // row (the business transaction) keeps synchronous commit: that is the durability that counts.
       const results = (await client.query(`BEGIN; SET LOCAL synchronous_commit = off; ${this.claim}`)) as unknown as Array<pg.QueryResult<ClaimedRow>>;
       const claimed = results.at(-1)?.rows ?? [];
-      outcome = claimed.length === 0 ? { sent: [], failed: [] } : await this.publishBatch(claimed);
+      outcome = claimed.length === 0 ? { sent: [], failed: [] } : await this.publishTraced(claimed);
       await client.query(markSql(outcome, this.opts));
     } catch (err) {
       // destroying the connection rolls the transaction back and frees its row locks
@@ -232,6 +257,34 @@ export class OutboxRelay {
       this.options.logger.warn({ rows: f.held.length + 1, error: f.error }, 'outbox publish failed; will retry');
     }
     return outcome.sent.length;
+  }
+
+  /** The batch inside one `send outbox` span (spans: 'batch'), or with a span per message. */
+  private async publishTraced(claimed: ClaimedRow[]): Promise<BatchOutcome> {
+    if (this.opts.spans === 'message') return this.publishBatch(claimed);
+    const links: Link[] = [];
+    for (const row of claimed) {
+      if (links.length === MAX_LINKS) break;
+      const link = traceLinkFrom(row.headers);
+      if (link) links.push(link);
+    }
+    return inSpan(
+      {
+        name: 'send outbox',
+        kind: SpanKind.PRODUCER,
+        parent: ROOT_CONTEXT,
+        links,
+        attributes: { [ATTR.messagingSystem]: MESSAGING_SYSTEM, [ATTR.messagingOperationType]: 'send', [ATTR.messagingBatchMessageCount]: claimed.length },
+      },
+      async (span) => {
+        const outcome = await this.publishBatch(claimed);
+        if (outcome.failed.length > 0) {
+          span.setAttribute(ATTR.outboxFailed, outcome.failed.reduce((n, f) => n + 1 + f.held.length, 0));
+          span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.failed[0]?.error });
+        }
+        return outcome;
+      },
+    );
   }
 
   /** Publishes each aggregate's rows in seq order, up to maxInFlight aggregates at once. */
@@ -276,8 +329,10 @@ export class OutboxRelay {
       body: new TextEncoder().encode(JSON.stringify(row.payload)),
       msgId: row.id,
       expectStream: row.expect_stream ?? undefined,
-      // the relay continues the trace of the transaction that wrote the row
-      parent: extractTraceContext(row.headers),
+      // the message continues the trace of the transaction that wrote the row: through a send span
+      // of its own ('message'), or carrying the writer's context as stored ('batch')
+      parent: this.opts.spans === 'message' ? extractTraceContext(row.headers) : undefined,
+      span: this.opts.spans === 'message',
     });
     METRICS.outboxPublished.labels(String(ack.duplicate)).inc();
     METRICS.outboxRelayLatency.observe((Date.now() - new Date(row.created_at).getTime()) / 1000);

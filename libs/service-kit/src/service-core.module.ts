@@ -2,7 +2,7 @@ import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '
 import { LoggerModule } from 'nestjs-pino';
 import { DataSource } from 'typeorm';
 
-import { groupCommitEnv } from '@lifeline/config';
+import { groupCommitEnv, outboxRelayEnv } from '@lifeline/config';
 import type { ServiceName } from '@lifeline/contracts';
 import { JetStreamPublisher, MessagingModule } from '@lifeline/messaging';
 import { METRICS, type Logger } from '@lifeline/observability';
@@ -91,7 +91,7 @@ export class ServiceCoreModule {
           provide: OutboxRelay,
           inject: [JetStreamPublisher],
           useFactory: (publisher: JetStreamPublisher) =>
-            new OutboxRelay({ databaseUrl: db.url, publisher, logger: options.logger, ...options.relay }),
+            new OutboxRelay({ databaseUrl: db.url, publisher, logger: options.logger, spans: outboxRelayEnv(options.service).spans, ...options.relay }),
         },
       );
       exports.push(DataSource, OutboxRelay, TransactionBatcher);
