@@ -110,7 +110,11 @@ export async function runBench(opts = {}) {
   const db = await createHopDatabase(adminUrl, prefix.replace(/-/g, '_'));
   try {
     log('B_js_async / B_js_sync / B_js_consume');
+    // CPU per message (this process + nats-server, from /proc) beside the MLLP stage's: the ratio's two sides
+    const jsCpuBefore = cpuSnapshot({});
     D.B_js_async = await jsAsync(nc, stream, { count: S.js.async, window: S.js.window, deadlineMs: S.js.deadlineMs, payload });
+    D.B_js_async.cpu = cpuPerEvent(jsCpuBefore, cpuSnapshot({}), D.B_js_async.count ?? S.js.async);
+    F.B_js_async_cpu_ms_per_msg = D.B_js_async.cpu.totalPerEventMs;
     D.B_js_sync = await jsSync(nc, stream, { count: S.js.sync, deadlineMs: S.js.deadlineMs, payload });
     D.B_js_consume = await jsConsume(nc, stream, { count: S.js.consume, deadlineMs: S.js.deadlineMs, payload });
     F.B_js_async_msgs_per_s = D.B_js_async.perSecond;
@@ -175,7 +179,11 @@ export async function runBench(opts = {}) {
     const gw = await startBenchMesh({ root: ROOT, natsUrl, adminUrl, services: ['ingest-gateway'], label: 'mllp', log });
     try {
       for (const n of S.mllp.connections) {
+        const cpuBefore = cpuSnapshot(gw.mesh.services);
         D[`mllp_n${n}`] = await mllpThroughput({ mesh: gw.mesh, connections: n, count: S.mllp.count, deadlineMs: S.mllp.deadlineMs, padBytes: S.padBytes, runId });
+        // per ACK: the gateway, nats-server and the load generator (this process), from /proc
+        D[`mllp_n${n}`].cpu = cpuPerEvent(cpuBefore, cpuSnapshot(gw.mesh.services), D[`mllp_n${n}`].count || 1);
+        F[`mllp_n${n}_cpu_ms_per_ack`] = D[`mllp_n${n}`].cpu.totalPerEventMs;
         F[`mllp_n${n}_msgs_per_s`] = D[`mllp_n${n}`].perSecond;
         F[`mllp_n${n}_ack_p50_ms`] = D[`mllp_n${n}`].ackLatencyMs.p50;
         F[`mllp_n${n}_ack_p99_ms`] = D[`mllp_n${n}`].ackLatencyMs.p99;
@@ -189,7 +197,10 @@ export async function runBench(opts = {}) {
     log(`MLLP durable-ACK without the duplicate register (n=${nMax})`);
     const gwOff = await startBenchMesh({ root: ROOT, natsUrl, adminUrl, services: ['ingest-gateway'], label: 'mllp-noreg', env: { MLLP_DUPLICATE_DETECTION: 'false' }, log });
     try {
+      const cpuBefore = cpuSnapshot(gwOff.mesh.services);
       D.mllp_register_off = await mllpThroughput({ mesh: gwOff.mesh, connections: nMax, count: S.mllp.count, deadlineMs: S.mllp.deadlineMs, padBytes: S.padBytes, runId: `${runId}nr` });
+      D.mllp_register_off.cpu = cpuPerEvent(cpuBefore, cpuSnapshot(gwOff.mesh.services), D.mllp_register_off.count || 1);
+      F[`mllp_n${nMax}_register_off_cpu_ms_per_ack`] = D.mllp_register_off.cpu.totalPerEventMs;
       F[`mllp_n${nMax}_register_off_msgs_per_s`] = D.mllp_register_off.perSecond;
       F[`mllp_n${nMax}_register_off_ack_p99_ms`] = D.mllp_register_off.ackLatencyMs.p99;
     } finally {
