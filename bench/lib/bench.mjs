@@ -9,9 +9,9 @@ import { connect } from '@nats-io/transport-node';
 import { hl7Orm } from '@lifeline/testing';
 
 import { createHopDatabase, createRawStream, jsAsync, jsConsume, jsSync, pgHop, rawHop } from './baselines.mjs';
-import { benchPrefix, now, padHl7, round } from './common.mjs';
+import { benchPrefix, inChildProcess, now, padHl7, round } from './common.mjs';
 import { cpuPerEvent, cpuSnapshot } from './cpu.mjs';
-import { libHop, relayLatency, tracingOnOff } from './lifeline-hop.mjs';
+import { libHop, relayLatency } from './lifeline-hop.mjs';
 import { flow, mllpThroughput, startBenchMesh, statLatency, waitDrained } from './mesh-stages.mjs';
 import { hasPgbench, pgbenchHop } from './pgbench.mjs';
 
@@ -165,7 +165,16 @@ export async function runBench(opts = {}) {
   F.relay_added_latency_p50_ms = D.relay.latencyMs.p50;
   F.relay_added_latency_p99_ms = D.relay.latencyMs.p99;
   log('tracing off / on / on with a send span per relayed message, alternating (hop c=16)');
-  D.tracing = await tracingOnOff({ natsUrl, adminUrl, concurrency: S.tracing.concurrency, count: S.tracing.count, deadlineMs: S.tracing.deadlineMs, payload, rounds: S.tracing.rounds });
+  // in a process of its own (fresh heap, as a service): see inChildProcess in common.mjs
+  D.tracing = await inChildProcess(new URL('./lifeline-hop.mjs', import.meta.url).href, 'tracingOnOff', {
+    natsUrl,
+    adminUrl,
+    concurrency: S.tracing.concurrency,
+    count: S.tracing.count,
+    deadlineMs: S.tracing.deadlineMs,
+    payload,
+    rounds: S.tracing.rounds,
+  });
   F.hop_c16_tracing_on_msgs_per_s = D.tracing.onMedian;
   F.hop_c16_tracing_off_msgs_per_s = D.tracing.offMedian;
   if (D.tracing.messageMedian !== null) {

@@ -1,4 +1,5 @@
 // Shared helpers of the bench harness: statistics, payloads, bounded loops, clean-up.
+import { fork } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 
@@ -143,3 +144,26 @@ export const HOP_SQL = {
   outbox: 'INSERT INTO outbox (id, aggregate_id, subject, headers, payload, expect_stream) VALUES ($1, $2, $3, $4, $5::jsonb, $6)',
   notify: "SELECT pg_notify($1, '')",
 };
+
+/**
+ * Runs `name(args)` exported by `moduleUrl` in a child process (bench/lib/child-stage.mjs) and resolves
+ * with its result. Why: a stage that compares two modes of one process (tracing off / on) should see
+ * a service's heap, not the harness's after the stages before it; 150 MB of live objects in the
+ * harness turned tracing on ÷ off 0.95 into 0.82 (scavenges cost more with more allocation).
+ */
+export function inChildProcess(moduleUrl, name, args) {
+  return new Promise((resolve, reject) => {
+    const child = fork(new URL('./child-stage.mjs', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let settled = false;
+    child.once('message', (m) => {
+      settled = true;
+      if (m.ok) resolve(m.result);
+      else reject(new Error(`bench stage ${name} failed in its process: ${m.error}`));
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (!settled) reject(new Error(`bench stage ${name}: its process exited with ${code} before answering`));
+    });
+    child.send({ moduleUrl, name, args });
+  });
+}
