@@ -100,4 +100,9 @@ export declare function provisionTopology(opts: {
   logFile: string;
   log?: (line: string) => void;
 }): Promise<void>;
+export declare function planPorts(
+  services: readonly MeshServiceSpec[],
+  preferPorts?: boolean,
+  pick?: (preferred?: number) => Promise<number>,
+): Promise<{ http: Record<string, number>; mllpPort?: number }>;
 export declare function probeHealth(url: string, opts?: { timeoutMs?: number }): Promise<'up' | 'down' | 'unknown'>;

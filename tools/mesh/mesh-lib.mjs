@@ -185,13 +185,29 @@ export function probeHealth(url, { timeoutMs = 1_500 } = {}) {
   });
 }
 
-async function planPorts(services, preferPorts) {
+/**
+ * Ports for one mesh, distinct from each other. Each pick only checks what is bound now, and nothing
+ * of this plan is bound until the services start: CI once gave saga-orchestrator's HTTP port to the
+ * gateway's MLLP listener (EADDRINUSE at start). `pick` is injectable for the unit test.
+ */
+export async function planPorts(services, preferPorts, pick = pickPort) {
+  const taken = new Set();
+  const distinct = async (preferred) => {
+    for (let attempt = 0; attempt < 20; attempt += 1) {
+      const port = await pick(attempt === 0 ? preferred : undefined);
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+    throw new Error('mesh: no port distinct from the plan\'s others after 20 picks');
+  };
   const http = {};
   for (const s of services) {
     const index = MESH_SERVICES.findIndex((m) => m.name === s.name);
-    http[s.name] = await pickPort(preferPorts ? HTTP_PORT_BASE + index : undefined);
+    http[s.name] = await distinct(preferPorts ? HTTP_PORT_BASE + index : undefined);
   }
-  const mllpPort = services.some((s) => s.mllp) ? await pickPort(preferPorts ? MLLP_PORT_PREFERRED : undefined) : undefined;
+  const mllpPort = services.some((s) => s.mllp) ? await distinct(preferPorts ? MLLP_PORT_PREFERRED : undefined) : undefined;
   return { http, mllpPort };
 }
 

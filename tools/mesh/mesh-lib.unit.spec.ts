@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { databaseName, MESH_SERVICES, resolveServices } from './mesh-lib.mjs';
+import { databaseName, MESH_SERVICES, planPorts, resolveServices } from './mesh-lib.mjs';
 
 describe('databaseName', () => {
   it('is lifeline_<service> with - → _, behind the prefix when there is one', () => {
@@ -31,5 +31,31 @@ describe('resolveServices', () => {
   it('keeps start order for an explicit list and rejects unknown names', () => {
     expect(resolveServices(root, ['ingest-gateway', 'lab']).map((s) => s.name)).toEqual(['lab', 'ingest-gateway']);
     expect(() => resolveServices(root, ['no-such-service'])).toThrow(/unknown service\(s\): no-such-service/);
+  });
+});
+
+describe('planPorts', () => {
+  // a picker that offers the same port again, as two random picks in 10000-19999 can
+  const picker = (offers: number[]) => {
+    const asked: Array<number | undefined> = [];
+    return { asked, pick: async (preferred?: number): Promise<number> => (asked.push(preferred), offers.shift() ?? 65_000) };
+  };
+
+  it('gives every service and the MLLP listener a port of its own, re-picking one already planned', async () => {
+    const services = MESH_SERVICES.filter((s) => ['orders', 'saga-orchestrator', 'ingest-gateway'].includes(s.name));
+    const { pick } = picker([18_219, 18_220, 18_220, 18_221, 18_219, 18_222]);
+    const plan = await planPorts(services, false, pick);
+    const ports = [...Object.values(plan.http), plan.mllpPort];
+    expect(new Set(ports).size).toBe(ports.length);
+    expect(ports.sort()).toEqual([18_219, 18_220, 18_221, 18_222]);
+  });
+
+  it('asks for the preferred port first and for any port on a re-pick', async () => {
+    const services = MESH_SERVICES.filter((s) => ['orders', 'ingest-gateway'].includes(s.name));
+    const { asked, pick } = picker([3_101, 3_101, 3_200, 2_575]);
+    const plan = await planPorts(services, true, pick);
+    expect(plan).toEqual({ http: { orders: 3_101, 'ingest-gateway': 3_200 }, mllpPort: 2_575 });
+    // orders and the gateway ask for their preferred ports, the gateway's re-pick for any, MLLP for its own
+    expect(asked.map((p) => typeof p)).toEqual(['number', 'number', 'undefined', 'number']);
   });
 });
