@@ -10,7 +10,7 @@ import { hl7Orm } from '@lifeline/testing';
 
 import { createHopDatabase, createRawStream, jsAsync, jsConsume, jsSync, pgHop, rawHop } from './baselines.mjs';
 import { benchPrefix, inChildProcess, now, padHl7, round } from './common.mjs';
-import { cpuPerEvent, cpuSnapshot } from './cpu.mjs';
+import { withCpu } from './cpu.mjs';
 import { libHop, relayLatency } from './lifeline-hop.mjs';
 import { flow, mllpThroughput, startBenchMesh, statLatency, waitDrained } from './mesh-stages.mjs';
 import { hasPgbench, pgbenchHop } from './pgbench.mjs';
@@ -111,9 +111,7 @@ export async function runBench(opts = {}) {
   try {
     log('B_js_async / B_js_sync / B_js_consume');
     // CPU per message (this process + nats-server, from /proc) beside the MLLP stage's: the ratio's two sides
-    const jsCpuBefore = cpuSnapshot({});
-    D.B_js_async = await jsAsync(nc, stream, { count: S.js.async, window: S.js.window, deadlineMs: S.js.deadlineMs, payload });
-    D.B_js_async.cpu = cpuPerEvent(jsCpuBefore, cpuSnapshot({}), D.B_js_async.count ?? S.js.async);
+    D.B_js_async = await withCpu({}, () => jsAsync(nc, stream, { count: S.js.async, window: S.js.window, deadlineMs: S.js.deadlineMs, payload }), (r) => r.count);
     F.B_js_async_cpu_ms_per_msg = D.B_js_async.cpu.totalPerEventMs;
     D.B_js_sync = await jsSync(nc, stream, { count: S.js.sync, deadlineMs: S.js.deadlineMs, payload });
     D.B_js_consume = await jsConsume(nc, stream, { count: S.js.consume, deadlineMs: S.js.deadlineMs, payload });
@@ -188,10 +186,12 @@ export async function runBench(opts = {}) {
     const gw = await startBenchMesh({ root: ROOT, natsUrl, adminUrl, services: ['ingest-gateway'], label: 'mllp', log });
     try {
       for (const n of S.mllp.connections) {
-        const cpuBefore = cpuSnapshot(gw.mesh.services);
-        D[`mllp_n${n}`] = await mllpThroughput({ mesh: gw.mesh, connections: n, count: S.mllp.count, deadlineMs: S.mllp.deadlineMs, padBytes: S.padBytes, runId });
-        // per ACK: the gateway, nats-server and the load generator (this process), from /proc
-        D[`mllp_n${n}`].cpu = cpuPerEvent(cpuBefore, cpuSnapshot(gw.mesh.services), D[`mllp_n${n}`].count || 1);
+        // CPU per ACK: the gateway, nats-server and the load generator (this process), from /proc
+        D[`mllp_n${n}`] = await withCpu(
+          gw.mesh.services,
+          () => mllpThroughput({ mesh: gw.mesh, connections: n, count: S.mllp.count, deadlineMs: S.mllp.deadlineMs, padBytes: S.padBytes, runId }),
+          (r) => r.count,
+        );
         F[`mllp_n${n}_cpu_ms_per_ack`] = D[`mllp_n${n}`].cpu.totalPerEventMs;
         F[`mllp_n${n}_msgs_per_s`] = D[`mllp_n${n}`].perSecond;
         F[`mllp_n${n}_ack_p50_ms`] = D[`mllp_n${n}`].ackLatencyMs.p50;
@@ -206,9 +206,11 @@ export async function runBench(opts = {}) {
     log(`MLLP durable-ACK without the duplicate register (n=${nMax})`);
     const gwOff = await startBenchMesh({ root: ROOT, natsUrl, adminUrl, services: ['ingest-gateway'], label: 'mllp-noreg', env: { MLLP_DUPLICATE_DETECTION: 'false' }, log });
     try {
-      const cpuBefore = cpuSnapshot(gwOff.mesh.services);
-      D.mllp_register_off = await mllpThroughput({ mesh: gwOff.mesh, connections: nMax, count: S.mllp.count, deadlineMs: S.mllp.deadlineMs, padBytes: S.padBytes, runId: `${runId}nr` });
-      D.mllp_register_off.cpu = cpuPerEvent(cpuBefore, cpuSnapshot(gwOff.mesh.services), D.mllp_register_off.count || 1);
+      D.mllp_register_off = await withCpu(
+        gwOff.mesh.services,
+        () => mllpThroughput({ mesh: gwOff.mesh, connections: nMax, count: S.mllp.count, deadlineMs: S.mllp.deadlineMs, padBytes: S.padBytes, runId: `${runId}nr` }),
+        (r) => r.count,
+      );
       F[`mllp_n${nMax}_register_off_cpu_ms_per_ack`] = D.mllp_register_off.cpu.totalPerEventMs;
       F[`mllp_n${nMax}_register_off_msgs_per_s`] = D.mllp_register_off.perSecond;
       F[`mllp_n${nMax}_register_off_ack_p99_ms`] = D.mllp_register_off.ackLatencyMs.p99;
@@ -232,10 +234,8 @@ export async function runBench(opts = {}) {
       await flow({ ...common, runId: `${runId}w`, mode: 'closed', workers: 4, count: quick ? 4 : 40 });
       await drain();
       log(`  closed loop ${S.flow.workers} workers (saturation)`);
-      const cpuBefore = cpuSnapshot(m.mesh.services);
-      D.flow_closed = await flow({ ...common, runId, mode: 'closed', workers: S.flow.workers, count: S.flow.closedCount });
       // where the ceiling is: CPU-ms per clinical event by process group (services, nats-server, postgres)
-      D.flow_closed.cpu = cpuPerEvent(cpuBefore, cpuSnapshot(m.mesh.services), D.flow_closed.events ?? 1);
+      D.flow_closed = await withCpu(m.mesh.services, () => flow({ ...common, runId, mode: 'closed', workers: S.flow.workers, count: S.flow.closedCount }), (r) => r.events);
       F.flow_closed_cpu_ms_per_event = D.flow_closed.cpu.totalPerEventMs;
       F.flow_closed_machine_busy = D.flow_closed.cpu.machineBusy;
       D.flow_closed.drained = await drain();

@@ -53,3 +53,14 @@ export function cpuPerEvent(before, after, events) {
   const busy = total - (after.machine.idle - before.machine.idle);
   return { perEventMs, totalPerEventMs: Math.round((sum / events) * 100) / 100, machineBusy: total > 0 ? Math.round((busy / total) * 1000) / 1000 : null };
 }
+
+/**
+ * Runs `run()` between two snapshots and sets `cpu` on its result: CPU-ms per event by group, with
+ * `events(result)` the number of events it handled.
+ */
+export async function withCpu(services, run, events) {
+  const before = cpuSnapshot(services);
+  const result = await run();
+  result.cpu = cpuPerEvent(before, cpuSnapshot(services), events(result) || 1);
+  return result;
+}

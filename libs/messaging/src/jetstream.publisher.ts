@@ -47,11 +47,7 @@ export class JetStreamPublisher {
    */
   async publishRaw(msg: RawPublish): Promise<PubAck> {
     const laned = laneSubject(msg.subject, msg.headers[HEADERS.priority]);
-    if (msg.span === false) {
-      const ack = await this.send(laned, msg, msg.headers);
-      METRICS.published.labels(ack.stream, String(ack.duplicate)).inc();
-      return ack;
-    }
+    if (msg.span === false) return this.send(laned, msg, msg.headers);
     const parent = msg.parent ?? extractTraceContext(msg.headers);
     return inSpan(
       {
@@ -73,20 +69,21 @@ export class JetStreamPublisher {
         const ack = await this.send(laned, msg, headers);
         span.setAttribute(ATTR.natsSequence, ack.seq);
         span.setAttribute(ATTR.duplicate, ack.duplicate);
-        METRICS.published.labels(ack.stream, String(ack.duplicate)).inc();
         return ack;
       },
     );
   }
 
-  private send(laned: string, msg: RawPublish, headers: Record<string, string>): Promise<PubAck> {
-    return this.js.publish(this.naming.subject(laned), msg.body, {
+  private async send(laned: string, msg: RawPublish, headers: Record<string, string>): Promise<PubAck> {
+    const ack = await this.js.publish(this.naming.subject(laned), msg.body, {
       msgID: msg.msgId,
       headers: toNatsHeaders(headers),
       // a stat-lane subject is stored in its stream's stat twin (contracts topology)
       expect: msg.expectStream ? { streamName: this.naming.stream(isStatLane(laned) ? laneStream(msg.expectStream, 'stat') : msg.expectStream) } : undefined,
       timeout: this.timeoutMs,
     });
+    METRICS.published.labels(ack.stream, String(ack.duplicate)).inc();
+    return ack;
   }
 
   /** Publishes an envelope on its type's subject with Nats-Msg-Id = envelope id. */

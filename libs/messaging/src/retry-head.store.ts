@@ -77,9 +77,10 @@ export class RetryHeadStore {
     const key = ParkingStore.key(consumer, patientKey);
     const added = Array.isArray(heads) ? heads : [heads];
     return this.serialised(key, async () => {
+      const current = this.pendingOf(key);
       const bySeq = new Map<number, RetryHead>();
-      for (const p of this.pendingOf(key)) if (p.until > now) bySeq.set(p.seq, p);
-      let changed = bySeq.size !== this.pendingOf(key).length;
+      for (const p of current) if (p.until > now) bySeq.set(p.seq, p);
+      let changed = bySeq.size !== current.length;
       for (const h of added) {
         const known = bySeq.get(h.seq);
         if (h.until <= now || (known && known.until >= h.until)) continue;
