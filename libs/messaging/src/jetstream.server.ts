@@ -414,7 +414,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   }
 
   private async process(spec: ConsumerSpec, msg: JsMsg, pattern: string, patientKey = ''): Promise<AckDecision | undefined> {
-    const { naming, service } = this.options;
+    const { naming } = this.options;
     const unprefixed = naming.unprefix(msg.subject);
     const started = process.hrtime.bigint();
     return inSpan(
@@ -431,7 +431,6 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
           [ATTR.natsStream]: msg.info.stream,
           [ATTR.natsSequence]: msg.info.streamSequence,
           [ATTR.natsDeliveryCount]: msg.info.deliveryCount,
-          'service.component': service,
         },
       },
       async (span) => {

@@ -1,5 +1,7 @@
 import { register } from 'node:module';
 
+import type { TextMapPropagator } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -47,6 +49,7 @@ export function startTelemetry(options: TelemetryOptions): void {
     }),
     autoDetectResources: false,
     spanProcessors,
+    textMapPropagator: textMapPropagatorFor(env),
     instrumentations: [
       new HttpInstrumentation({
         // health probes and metric scrapes would drown the clinical traces
@@ -57,6 +60,16 @@ export function startTelemetry(options: TelemetryOptions): void {
     ],
   });
   sdk.start();
+}
+
+/**
+ * W3C trace context only, unless OTEL_PROPAGATORS says otherwise (then the SDK reads it: undefined).
+ * The SDK's default adds W3C baggage: free-form key-values from whoever sent the message, which we
+ * neither use nor want carried through the mesh (a sender could put PHI in it), and one more header
+ * lookup per message.
+ */
+export function textMapPropagatorFor(env: Record<string, string | undefined>): TextMapPropagator | undefined {
+  return env.OTEL_PROPAGATORS ? undefined : new W3CTraceContextPropagator();
 }
 
 /** Flushes and stops the SDK (on shutdown, after the app has drained). */

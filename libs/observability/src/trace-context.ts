@@ -31,6 +31,9 @@ const getter: TextMapGetter<HeaderSource> = {
   get: (carrier, key) => {
     const direct = carrier.get(key);
     if (direct) return direct;
+    // a carrier holding `traceparent` under its lower-case name was written lower-case (as ours always
+    // is), so a miss is a miss: no scan of every header for `tracestate`, absent from nearly every message
+    if (key !== 'traceparent' && carrier.get('traceparent')) return undefined;
     const match = carrier.keys().find((k) => k.toLowerCase() === key.toLowerCase());
     const value = match === undefined ? undefined : carrier.get(match);
     return value === '' ? undefined : value;
