@@ -27,7 +27,7 @@ export const SIZES = {
     pg: { count: 400, deadlineMs: 3_000, pgbenchSeconds: 0 },
     hop: { count: 300, deadlineMs: 10_000 },
     relay: { rate: 100, count: 150, deadlineMs: 3_000 },
-    tracing: { concurrency: 16, count: 300, deadlineMs: 10_000, rounds: 3 },
+    tracing: { concurrency: 16, count: 300, deadlineMs: 10_000, cycles: 1, warmup: false },
     mllp: { connections: [4], count: 400, deadlineMs: 5_000 },
     flow: { openSeconds: 3, workers: 8, closedCount: 40, deadlineMs: 30_000, drainMs: 10_000 },
     stat: { samples: 3, backlog: 100, deadlineMs: 30_000 },
@@ -38,7 +38,7 @@ export const SIZES = {
     pg: { count: 10_000, deadlineMs: 10_000, pgbenchSeconds: 8 },
     hop: { count: 8_000, deadlineMs: 30_000 },
     relay: { rate: 200, count: 2_000, deadlineMs: 12_000 },
-    tracing: { concurrency: 16, count: 10_000, deadlineMs: 30_000, rounds: 9 },
+    tracing: { concurrency: 16, count: 10_000, deadlineMs: 30_000, cycles: 5, warmup: true },
     mllp: { connections: [1, 16, 64], count: 6_000, deadlineMs: 15_000 },
     flow: { openSeconds: 30, workers: 32, closedCount: 600, deadlineMs: 60_000, drainMs: 60_000 },
     stat: { samples: 10, backlog: 500, deadlineMs: 60_000 },
@@ -162,7 +162,7 @@ export async function runBench(opts = {}) {
   D.relay = await relayLatency({ natsUrl, adminUrl, concurrency: 16, rate: S.relay.rate, count: S.relay.count, deadlineMs: S.relay.deadlineMs, payload });
   F.relay_added_latency_p50_ms = D.relay.latencyMs.p50;
   F.relay_added_latency_p99_ms = D.relay.latencyMs.p99;
-  log('tracing off / on / on with a send span per relayed message, alternating (hop c=16)');
+  log('tracing off / on / on with a send span per relayed message, in rotating cycles (hop c=16)');
   // in a process of its own (fresh heap, as a service): see inChildProcess in common.mjs
   D.tracing = await inChildProcess(new URL('./lifeline-hop.mjs', import.meta.url).href, 'tracingOnOff', {
     natsUrl,
@@ -171,14 +171,16 @@ export async function runBench(opts = {}) {
     count: S.tracing.count,
     deadlineMs: S.tracing.deadlineMs,
     payload,
-    rounds: S.tracing.rounds,
+    cycles: S.tracing.cycles,
+    warmup: S.tracing.warmup,
   });
   F.hop_c16_tracing_on_msgs_per_s = D.tracing.onMedian;
   F.hop_c16_tracing_off_msgs_per_s = D.tracing.offMedian;
-  if (D.tracing.messageMedian !== null) {
-    F.hop_c16_tracing_on_message_spans_msgs_per_s = D.tracing.messageMedian;
-    F.tracing_on_message_spans_vs_off = round(D.tracing.messageRatio, 3);
-  }
+  F.hop_c16_tracing_on_message_spans_msgs_per_s = D.tracing.messageMedian;
+  F.tracing_on_message_spans_vs_off = round(D.tracing.messageRatio, 3);
+  // the spread of the per-cycle ratios: how much one run's figure can be trusted
+  F.tracing_on_vs_off_cycle_min = round(Math.min(...D.tracing.onCycleRatios), 3);
+  F.tracing_on_vs_off_cycle_max = round(Math.max(...D.tracing.onCycleRatios), 3);
 
   // ---- Lifeline: the real mesh ---------------------------------------------------------------
   if (withMesh) {

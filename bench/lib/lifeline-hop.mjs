@@ -135,15 +135,18 @@ export async function relayLatency({ natsUrl, adminUrl, concurrency, rate, count
 
 /**
  * Tracing off vs on for the hop at saturation: off (no SDK: no-op tracer), on (NodeTracerProvider,
- * W3C propagation, BatchSpanProcessor → OTLP/proto to a local collector stand-in in a process of its
- * own, as services/*\/instrumentation.ts does) with the relay's default spans (one linked `send outbox`
- * span per relay batch), and `message` (the same with a `send` span per relayed message,
- * OUTBOX_RELAY_SPANS=message), cycling off, on, message, … over `rounds` rounds (9 in full mode);
- * ratio = median(on) ÷ median(off). Alternating rounds because one off/on/off triple moved by ±15 %
- * with the machine's other load.
+ * W3C trace-context propagation, BatchSpanProcessor → OTLP/proto to a local collector stand-in in a
+ * process of its own, as libs/observability startTelemetry sets the services up) with the relay's
+ * default spans (one linked `send outbox` span per relay batch), and `message` (the same with a `send`
+ * span per relayed message, OUTBOX_RELAY_SPANS=message).
+ * One discarded warm-up round (JIT: a fresh process's first round ran 10-30 % slower), then `cycles`
+ * cycles of one round per mode, the order rotating from cycle to cycle; ratio = the median over the
+ * cycles of on ÷ off within the cycle. Why per cycle: single rounds of one mode moved by ±15 % with
+ * the machine's other load over tens of seconds, and a cycle's rounds are seconds apart.
  */
-export async function tracingOnOff({ rounds = 9, ...opts }) {
+export async function tracingOnOff({ cycles = 5, warmup = true, ...opts }) {
   const { trace, context, propagation } = await import('@opentelemetry/api');
+  const { W3CTraceContextPropagator } = await import('@opentelemetry/core');
   const { NodeTracerProvider } = await import('@opentelemetry/sdk-trace-node');
   const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
@@ -158,7 +161,7 @@ export async function tracingOnOff({ rounds = 9, ...opts }) {
     const provider = new NodeTracerProvider({
       spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }), { scheduledDelayMillis: 500, maxQueueSize: 8192, maxExportBatchSize: 512 })],
     });
-    provider.register();
+    provider.register({ propagator: new W3CTraceContextPropagator() });
     try {
       const r = await libHop({ ...opts, relaySpans, beforeStart: () => provider.forceFlush() });
       await provider.forceFlush();
@@ -170,15 +173,17 @@ export async function tracingOnOff({ rounds = 9, ...opts }) {
       propagation.disable();
     }
   };
-  const off = [];
-  const on = [];
-  const message = [];
+  const runners = { off: () => libHop(opts), on: () => traced('batch'), message: () => traced('message') };
+  const modes = Object.keys(runners);
+  const rounds = { off: [], on: [], message: [] };
   let spansBytes = 0;
   try {
-    for (let round = 0; round < rounds; round++) {
-      if (round % 3 === 0) off.push((await libHop(opts)).perSecond);
-      else if (round % 3 === 1) on.push((await traced('batch')).perSecond);
-      else message.push((await traced('message')).perSecond);
+    if (warmup) await runners.off();
+    for (let cycle = 0; cycle < cycles; cycle++) {
+      for (let k = 0; k < modes.length; k++) {
+        const mode = modes[(cycle + k) % modes.length];
+        rounds[mode].push((await runners[mode]()).perSecond);
+      }
     }
   } finally {
     spansBytes = await new Promise((resolve) => {
@@ -192,15 +197,16 @@ export async function tracingOnOff({ rounds = 9, ...opts }) {
     const mid = Math.floor(s.length / 2);
     return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
   };
+  const perCycle = (mode) => rounds[mode].map((x, i) => x / rounds.off[i]);
   return {
-    off,
-    on,
-    message,
-    offMedian: median(off),
-    onMedian: median(on),
-    messageMedian: message.length > 0 ? median(message) : null,
-    ratio: median(on) / median(off),
-    messageRatio: message.length > 0 ? median(message) / median(off) : null,
+    ...rounds,
+    onCycleRatios: perCycle('on'),
+    messageCycleRatios: perCycle('message'),
+    offMedian: median(rounds.off),
+    onMedian: median(rounds.on),
+    messageMedian: median(rounds.message),
+    ratio: median(perCycle('on')),
+    messageRatio: median(perCycle('message')),
     exportedBytes: spansBytes,
   };
 }
