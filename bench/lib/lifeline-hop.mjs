@@ -9,7 +9,7 @@ import { JetStreamPublisher, JetStreamServer, deleteTopology, provisionTopology 
 import { createLogger } from '@lifeline/observability';
 import { OutboxRelay, TransactionBatcher, addToOutbox, claimInbox, createServiceDataSource, migrateUnderLock } from '@lifeline/outbox';
 
-import { benchPrefix, createDatabase, latencySummary, now, openLoop, sleep } from './common.mjs';
+import { benchPrefix, createDatabase, latencySummary, now, openLoop, quantile, sleep } from './common.mjs';
 
 const IN = 'clinical.bench.hop-in.v1';
 const OUT = 'clinical.bench.hop-out.v1';
@@ -192,21 +192,18 @@ export async function tracingOnOff({ cycles = 5, warmup = true, ...opts }) {
     });
     sink.disconnect();
   }
-  const median = (xs) => {
-    const s = [...xs].sort((a, b) => a - b);
-    const mid = Math.floor(s.length / 2);
-    return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-  };
-  const perCycle = (mode) => rounds[mode].map((x, i) => x / rounds.off[i]);
+  // per cycle: each on (message) round ÷ the off round of its own cycle
+  const onCycleRatios = rounds.on.map((x, i) => x / rounds.off[i]);
+  const messageCycleRatios = rounds.message.map((x, i) => x / rounds.off[i]);
   return {
     ...rounds,
-    onCycleRatios: perCycle('on'),
-    messageCycleRatios: perCycle('message'),
-    offMedian: median(rounds.off),
-    onMedian: median(rounds.on),
-    messageMedian: median(rounds.message),
-    ratio: median(perCycle('on')),
-    messageRatio: median(perCycle('message')),
+    onCycleRatios,
+    messageCycleRatios,
+    offMedian: quantile(rounds.off, 0.5),
+    onMedian: quantile(rounds.on, 0.5),
+    messageMedian: quantile(rounds.message, 0.5),
+    ratio: quantile(onCycleRatios, 0.5),
+    messageRatio: quantile(messageCycleRatios, 0.5),
     exportedBytes: spansBytes,
   };
 }
